@@ -1,0 +1,51 @@
+# Gold Platform: every developer and CI entry point.
+# The two set-up commands are `make run` and `make test` (see README.md).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+TOOLS  := .tools
+STATE  := .state
+export PATH := $(abspath $(TOOLS)/bin):$(PATH)
+
+.PHONY: help venv run test test-fast lint lint-python lint-shell tools ci clean
+
+help: ## list targets
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
+
+venv: $(VENV)/.installed ## create .venv and install the package with its dev extra
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e '.[dev]'
+	touch $@
+
+run: venv ## serve on localhost:8080 (starts PostgreSQL and Redis when no URL is set); Ctrl-C stops all
+	$(PY) -m gold_platform.devstack -- $(VENV)/bin/gold-platform dev --migrate
+
+test: venv tools ## the whole test suite, against real PostgreSQL and Redis
+	$(VENV)/bin/pytest
+
+lint: lint-python lint-shell ## static checks (fragments add more)
+
+lint-python: venv
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff format --check src tests
+
+lint-shell: venv
+	@files=$$(git ls-files '*.sh' .ci/run); \
+	if [ -n "$$files" ]; then $(VENV)/bin/shellcheck $$files; fi
+
+# Project-local tools; fragments add their binaries as prerequisites.
+tools:
+
+clean: ## remove build and test leftovers (keeps .venv and .tools)
+	rm -rf build dist .pytest_cache .cache src/*.egg-info
+
+-include mk/*.mk

@@ -1,0 +1,2 @@
+DROP TABLE rates;
+DROP TABLE partners;

@@ -1,0 +1,60 @@
+"""The app factory: the one place where settings, resources, middlewares and
+routes are wired together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from . import db
+from .cache import Cache
+from .http.middlewares import observe, problems
+from .migrations import head_id
+from .observability.logs import configure_logging, get_logger
+from .routes import add_routes
+from .settings import Settings
+from .state import CACHE, DB_POOL, MIGRATIONS_HEAD, SETTINGS
+
+log = get_logger(__name__)
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    pool = await db.create_pool(settings)
+    background = [
+        asyncio.create_task(db.warm_up(pool, settings.database_pool_size)),
+        asyncio.create_task(db.report_pool_metrics(pool, settings.database_pool_max)),
+    ]
+    app[DB_POOL] = pool
+    yield
+    for task in background:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    pool.close()
+    await pool.wait_closed()
+
+
+async def _cache(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    cache = Cache.from_url(settings.redis_url, max_connections=settings.database_pool_max * 2)
+    app[CACHE] = cache
+    yield
+    await cache.close()
+
+
+def create_app(settings: Settings | None = None) -> web.Application:
+    settings = settings or Settings.from_env()
+    configure_logging(settings.log_level, settings.log_format)
+    app = web.Application(
+        middlewares=[observe, problems],
+        client_max_size=settings.max_body_bytes,
+    )
+    app[SETTINGS] = settings
+    app[MIGRATIONS_HEAD] = head_id(settings.migrations_dir)
+    app.cleanup_ctx.extend([_database, _cache])
+    add_routes(app)
+    return app

@@ -1,0 +1,114 @@
+"""PostgreSQL access through an aiopg pool.
+
+Every statement runs with a server-side `statement_timeout`, because aiopg's
+client-side timeout closes the connection but leaves the query running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Literal
+
+import aiopg
+import psycopg2
+import psycopg2.extras
+from psycopg2.extensions import make_dsn, parse_dsn
+
+from .observability.logs import get_logger
+from .observability.metrics import DB_POOL_CONNECTIONS
+from .settings import Settings
+
+log = get_logger(__name__)
+
+Isolation = Literal["READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE"]
+CONNECT_TIMEOUT_SECONDS = 3
+POOL_METRICS_INTERVAL_SECONDS = 2.0
+
+
+def session_dsn(settings: Settings, application_name: str = "gold-platform") -> str:
+    params = parse_dsn(settings.database_url)
+    params.setdefault("connect_timeout", str(CONNECT_TIMEOUT_SECONDS))
+    params["application_name"] = application_name
+    params["options"] = (
+        f"{params.get('options', '')} -c statement_timeout={settings.database_statement_timeout_ms}"
+        " -c lock_timeout=2000 -c idle_in_transaction_session_timeout=30000"
+    ).strip()
+    return make_dsn(**params)
+
+
+async def create_pool(settings: Settings) -> aiopg.Pool:
+    """A pool that opens no connection yet, so the process starts (and reports
+    not-ready) even while PostgreSQL is down; `warm_up` fills it afterwards."""
+    return await aiopg.create_pool(
+        session_dsn(settings),
+        minsize=0,
+        maxsize=settings.database_pool_max,
+        # Client-side bound, a little over the server's, for a dead network.
+        timeout=settings.database_statement_timeout_ms / 1000 + CONNECT_TIMEOUT_SECONDS,
+        pool_recycle=300,
+    )
+
+
+@asynccontextmanager
+async def transaction(
+    pool: aiopg.Pool, isolation: Isolation = "READ COMMITTED"
+) -> AsyncIterator[aiopg.Cursor]:
+    """A cursor inside BEGIN ... COMMIT; any exception rolls back.
+
+    A connection left mid-transaction (e.g. it broke during ROLLBACK) is
+    closed by the pool on release rather than reused.
+    """
+    async with pool.acquire() as conn:
+        async with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+            await cur.execute(f"BEGIN ISOLATION LEVEL {isolation}")
+            try:
+                yield cur
+            except BaseException:
+                if not conn.closed:
+                    try:
+                        await cur.execute("ROLLBACK")
+                    except psycopg2.Error:
+                        conn.close()
+                raise
+            await cur.execute("COMMIT")
+
+
+@asynccontextmanager
+async def autocommit(pool: aiopg.Pool) -> AsyncIterator[aiopg.Cursor]:
+    """A cursor for single read statements (each runs in its own transaction)."""
+    async with pool.acquire() as conn:
+        async with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+            yield cur
+
+
+async def warm_up(pool: aiopg.Pool, connections: int) -> None:
+    """Open `connections` (DATABASE_POOL_SIZE) connections ahead of traffic.
+
+    Best effort: a failure here is what readiness reports, not a crash. Extra
+    connections opened under load (up to size + overflow) are closed by
+    `pool_recycle` once they are five minutes old.
+    """
+    held = []
+    try:
+        for _ in range(connections):
+            held.append(await pool.acquire())
+    except (psycopg2.Error, OSError, TimeoutError) as exc:
+        log.warning("pool_warm_up_failed", error=type(exc).__name__)
+    finally:
+        for conn in held:
+            pool.release(conn)
+
+
+def record_pool_metrics(pool: aiopg.Pool, maxsize: int) -> None:
+    DB_POOL_CONNECTIONS.labels("size").set(pool.size)
+    DB_POOL_CONNECTIONS.labels("free").set(pool.freesize)
+    DB_POOL_CONNECTIONS.labels("used").set(pool.size - pool.freesize)
+    DB_POOL_CONNECTIONS.labels("max").set(maxsize)
+
+
+async def report_pool_metrics(pool: aiopg.Pool, maxsize: int) -> None:
+    while True:
+        record_pool_metrics(pool, maxsize)
+        await asyncio.sleep(POOL_METRICS_INTERVAL_SECONDS)

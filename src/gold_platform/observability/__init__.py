@@ -1,0 +1,1 @@
+"""Logs and metrics: how the service reports on itself."""

@@ -1,0 +1,57 @@
+"""Prometheus metrics.
+
+Under gunicorn every worker is a separate process, so the client runs in
+multiprocess mode when PROMETHEUS_MULTIPROC_DIR is set (`gold-platform serve`
+sets it): each worker writes its samples to files in that folder and /metrics
+aggregates all of them, whichever worker answers.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+REQUESTS = Counter("http_requests_total", "HTTP requests handled.", ["method", "route", "status"])
+REQUEST_LATENCY = Histogram(
+    "http_request_duration_seconds",
+    "HTTP request latency.",
+    ["method", "route", "status"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+IN_FLIGHT = Gauge(
+    "http_requests_in_flight", "HTTP requests being handled.", multiprocess_mode="livesum"
+)
+DB_POOL_CONNECTIONS = Gauge(
+    "db_pool_connections",
+    "PostgreSQL pool connections by state (size, used, free, max).",
+    ["state"],
+    multiprocess_mode="livesum",
+)
+CACHE_OPERATIONS = Counter("cache_operations_total", "Redis cache lookups by result.", ["result"])
+RATE_LIMITED = Counter("rate_limited_requests_total", "Requests refused by the rate limiter.")
+TRADES = Counter(
+    "trades_total",
+    "Trades by side and event (verified, confirmed, cancelled, expired).",
+    ["side", "event"],
+)
+GRAMS_TRADED = Counter("gold_grams_traded_total", "Grams of gold settled, by side.", ["side"])
+
+
+def render_latest() -> tuple[bytes, str]:
+    """Samples of this process, or of every worker in multiprocess mode."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    from prometheus_client import REGISTRY
+
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

@@ -1,0 +1,99 @@
+"""Process runners: gunicorn for production, an auto-reloading server for development."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger as GunicornLogger
+
+from .settings import Settings
+
+DEFAULT_METRICS_DIR = "/tmp/gold-platform-metrics"
+
+
+class _StructlogGunicornLogger(GunicornLogger):
+    """Sends gunicorn's own messages through the root (structlog) handler."""
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        for logger in (self.error_log, self.access_log):
+            logger.handlers.clear()
+            logger.propagate = True
+
+
+def _child_exit(server, worker) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+class _Gunicorn(BaseApplication):
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        s = self._settings
+        for key, value in {
+            "bind": f"{s.host}:{s.port}",
+            "workers": s.web_concurrency,
+            "worker_class": "aiohttp.GunicornWebWorker",
+            # On SIGTERM a worker stops accepting and gets this long for in-flight requests.
+            "graceful_timeout": s.graceful_timeout_seconds,
+            "timeout": 30,
+            "keepalive": 75,
+            "logger_class": _StructlogGunicornLogger,
+            "accesslog": None,
+            "child_exit": _child_exit,
+            "proc_name": "gold-platform",
+            "worker_tmp_dir": "/tmp",
+        }.items():
+            self.cfg.set(key, value)
+        # gunicorn >= 25 opens a control socket under $HOME: nothing uses it, and
+        # the root filesystem is read-only in the container.
+        if "control_socket_disable" in self.cfg.settings:
+            self.cfg.set("control_socket_disable", True)
+
+    def load(self):
+        from .app import create_app
+
+        return create_app(self._settings)
+
+
+def prepare_metrics_dir() -> None:
+    """Multiprocess metrics need an empty shared folder before workers start."""
+    path = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", DEFAULT_METRICS_DIR))
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True, exist_ok=True)
+
+
+def serve(settings: Settings) -> None:
+    from .observability.logs import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
+    _Gunicorn(settings).run()
+
+
+def _run_dev_app() -> None:
+    from aiohttp import web
+
+    from .app import create_app
+
+    settings = Settings.from_env()
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        shutdown_timeout=settings.graceful_timeout_seconds,
+    )
+
+
+def serve_dev(settings: Settings) -> None:
+    """One process, restarted whenever a file under the package changes."""
+    from watchfiles import run_process
+
+    run_process(Path(__file__).parent, target=_run_dev_app)

@@ -1,0 +1,14 @@
+"""Typed keys for everything the app factory puts on the application."""
+
+from __future__ import annotations
+
+import aiopg
+from aiohttp import web
+
+from .cache import Cache
+from .settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+DB_POOL = web.AppKey("db_pool", aiopg.Pool)
+CACHE = web.AppKey("cache", Cache)
+MIGRATIONS_HEAD = web.AppKey("migrations_head", str)

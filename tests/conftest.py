@@ -1,0 +1,148 @@
+"""Real PostgreSQL and Redis for the whole suite.
+
+DATABASE_URL / REDIS_URL, when set, point at servers to use (CI service
+containers); otherwise the session starts throwaway ones with devstack. Every
+test that needs a database gets a fresh one, cloned from a migrated template,
+so tests never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import psycopg2
+import pytest
+import redis as redis_sync
+from psycopg2.extensions import make_dsn, parse_dsn
+
+from gold_platform import devstack, migrations
+from gold_platform.settings import REPO_MIGRATIONS_DIR, Settings
+
+TEMPLATE_DB = "gold_platform_test_template"
+
+
+def database_url_for(server_url: str, name: str) -> str:
+    params = parse_dsn(server_url)
+    params["dbname"] = name
+    return "postgresql://" + _dsn_to_url(params)
+
+
+def _dsn_to_url(params: dict[str, str]) -> str:
+    user = params.get("user", "postgres")
+    password = f":{params['password']}" if params.get("password") else ""
+    host = params.get("host", "127.0.0.1")
+    port = params.get("port", "5432")
+    return f"{user}{password}@{host}:{port}/{params['dbname']}"
+
+
+def admin_connection(server_url: str):
+    params = parse_dsn(server_url)
+    params["dbname"] = "postgres"
+    conn = psycopg2.connect(make_dsn(**params))
+    conn.autocommit = True
+    return conn
+
+
+@pytest.fixture(scope="session")
+def stack_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("stack")
+
+
+@pytest.fixture(scope="session")
+def pg_server_url(stack_dir) -> Iterator[str]:
+    if os.environ.get("DATABASE_URL"):
+        yield os.environ["DATABASE_URL"]
+        return
+    with devstack.postgres(stack_dir / "postgres") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_server_url(stack_dir) -> Iterator[str]:
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    with devstack.redis_server(stack_dir / "redis") as (url, _process):
+        yield url
+
+
+@pytest.fixture(scope="session")
+def template_database(pg_server_url) -> str:
+    conn = admin_connection(pg_server_url)
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)")
+        cur.execute(f"CREATE DATABASE {TEMPLATE_DB}")
+    conn.close()
+    migrations.apply(database_url_for(pg_server_url, TEMPLATE_DB), REPO_MIGRATIONS_DIR)
+    return TEMPLATE_DB
+
+
+@pytest.fixture
+def database_url(pg_server_url, template_database) -> Iterator[str]:
+    """A fresh, migrated database for one test."""
+    name = f"gp_test_{uuid.uuid4().hex[:12]}"
+    conn = admin_connection(pg_server_url)
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {name} TEMPLATE {template_database}")
+    yield database_url_for(pg_server_url, name)
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    conn.close()
+
+
+@pytest.fixture
+def empty_database_url(pg_server_url) -> Iterator[str]:
+    """A fresh database with no migrations applied."""
+    name = f"gp_empty_{uuid.uuid4().hex[:12]}"
+    conn = admin_connection(pg_server_url)
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {name}")
+    yield database_url_for(pg_server_url, name)
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    conn.close()
+
+
+@pytest.fixture
+def redis_url(redis_server_url) -> str:
+    client = redis_sync.Redis.from_url(redis_server_url)
+    client.flushdb()
+    client.close()
+    return redis_server_url
+
+
+OPERATOR_KEY = "operator-key-for-tests-only-0123456789"
+
+
+@pytest.fixture
+def settings(database_url, redis_url) -> Settings:
+    return Settings.from_env(
+        {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "DATABASE_POOL_SIZE": "2",
+            "DATABASE_MAX_OVERFLOW": "8",
+            "LOG_FORMAT": "json",
+            "OPERATOR_API_KEY": OPERATOR_KEY,
+        }
+    )
+
+
+@pytest.fixture
+def make_client(aiohttp_client):
+    """Builds a test client for an app made from (possibly adjusted) settings."""
+    from gold_platform.app import create_app
+
+    async def make(settings: Settings, **changes):
+        return await aiohttp_client(create_app(replace(settings, **changes)))
+
+    return make
+
+
+@pytest.fixture
+async def client(make_client, settings):
+    return await make_client(settings)

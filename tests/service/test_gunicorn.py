@@ -1,0 +1,55 @@
+"""The production server: several gunicorn workers, one view of the metrics."""
+
+import re
+import signal
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.running_service import running_service, wait_until_ready
+
+pytestmark = pytest.mark.slow
+
+
+def get(url: str) -> tuple[int, str]:
+    # A new connection each time, so the kernel spreads requests over workers.
+    request = urllib.request.Request(url, headers={"Connection": "close"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return response.status, response.read().decode()
+
+
+def health_count(metrics_text: str) -> float:
+    match = re.search(
+        r'^http_requests_total\{method="GET",route="/health",status="200"\} (\S+)$',
+        metrics_text,
+        re.MULTILINE,
+    )
+    assert match, "no /health counter in /metrics"
+    return float(match.group(1))
+
+
+def test_metrics_cover_every_worker_and_shutdown_is_clean(database_url, redis_url, tmp_path):
+    env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "DATABASE_POOL_SIZE": "2"}
+    with running_service(env, tmp_path, workers=2) as service:
+        wait_until_ready(service.base_url)
+        sent = 200
+        for _ in range(sent - 1):  # running_service already made one /health call
+            assert get(service.url("/health"))[0] == 200
+
+        counts = {health_count(get(service.url("/metrics"))[1]) for _ in range(10)}
+        print(f"\n/health requests sent={sent} counted by /metrics={counts}")
+        assert counts == {float(sent)}
+
+        metrics_dir = Path(tmp_path) / f"metrics-{service.base_url.rsplit(':', 1)[1]}"
+        writers = {p.name.split("_")[-1] for p in metrics_dir.glob("counter_*.db")}
+        assert len(writers) == 2, f"expected samples from 2 workers, got files {writers}"
+
+        started = time.monotonic()
+        service.process.send_signal(signal.SIGTERM)
+        code = service.process.wait(timeout=25)
+        print(f"SIGTERM to exit: {time.monotonic() - started:.2f}s")
+        assert code == 0
+        assert any("Shutting down: Master" in line for line in service.log_lines())
+        assert all(line.startswith("{") for line in service.log_lines() if line.strip())
