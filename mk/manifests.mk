@@ -1,0 +1,69 @@
+# Kubernetes manifests: pinned tools, offline schemas, render + validate + policy tests.
+# See docs/kubernetes.md. Uses VENV, PY, PYTHON and TOOLS from the top Makefile.
+
+KUSTOMIZE_VERSION           ?= v5.8.1
+KUBECONFORM_VERSION         ?= v0.7.0
+KUBERNETES_VALIDATE_VERSION ?= 1.37.0
+# Kubernetes version the manifests are validated against (schemas from kubernetes-validate).
+KUBERNETES_VERSION          ?= 1.33.0
+# CRD schemas (Argo CD, cert-manager, Prometheus Operator, External Secrets, Sealed
+# Secrets): a kubeconform template or a folder laid out as {group}/{kind}_{version}.json.
+# Offline CI: CRD_SCHEMA_LOCATION=../shared/crd-schemas
+CRD_SCHEMA_LOCATION         ?= https://raw.githubusercontent.com/datreeio/CRDs-catalog/main/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json
+
+KUSTOMIZE      := $(TOOLS)/bin/kustomize
+KUBECONFORM    := $(TOOLS)/bin/kubeconform
+MANIFESTS_VENV := $(TOOLS)/manifests-venv
+K8S_SCHEMA_DIR := .cache/k8s-schemas
+K8S_SCHEMAS    := $(K8S_SCHEMA_DIR)/v$(KUBERNETES_VERSION)-standalone-strict/.complete
+RENDERED_DIR   := .cache/rendered
+OVERLAYS       := dev staging prod
+
+# tests/manifests (also collected by `make test`) read these.
+export KUSTOMIZE KUBECONFORM KUBERNETES_VERSION K8S_SCHEMA_DIR CRD_SCHEMA_LOCATION
+
+.PHONY: manifests render manifests-clean
+
+tools: $(TOOLS)/bin/kustomize $(TOOLS)/bin/kubeconform $(K8S_SCHEMAS)
+
+# go install of the release tags (no replace directives). The version stamp
+# makes a version bump in this file reinstall the binary.
+$(TOOLS)/bin/kustomize: $(TOOLS)/versions/kustomize-$(KUSTOMIZE_VERSION)
+	@command -v go >/dev/null || { echo "manifests: go is needed to install kustomize" >&2; exit 2; }
+	GOBIN=$(abspath $(TOOLS)/bin) go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+	touch $@
+
+$(TOOLS)/bin/kubeconform: $(TOOLS)/versions/kubeconform-$(KUBECONFORM_VERSION)
+	@command -v go >/dev/null || { echo "manifests: go is needed to install kubeconform" >&2; exit 2; }
+	GOBIN=$(abspath $(TOOLS)/bin) go install github.com/yannh/kubeconform/cmd/kubeconform@$(KUBECONFORM_VERSION)
+	touch $@
+
+$(TOOLS)/versions/%:
+	@mkdir -p $(@D) && touch $@
+
+# Separate small venv: kubernetes-validate only provides the schema files.
+$(MANIFESTS_VENV)/.installed-$(KUBERNETES_VALIDATE_VERSION):
+	$(PYTHON) -m venv $(MANIFESTS_VENV)
+	$(MANIFESTS_VENV)/bin/pip install --quiet --disable-pip-version-check \
+		'kubernetes-validate==$(KUBERNETES_VALIDATE_VERSION)'
+	touch $@
+
+$(K8S_SCHEMAS): $(MANIFESTS_VENV)/.installed-$(KUBERNETES_VALIDATE_VERSION) scripts/manifests/build-k8s-schemas.py
+	$(MANIFESTS_VENV)/bin/python scripts/manifests/build-k8s-schemas.py \
+		--version $(KUBERNETES_VERSION) --out $(K8S_SCHEMA_DIR)
+	touch $@
+
+render: $(TOOLS)/bin/kustomize ## render every overlay into .cache/rendered/<env>.yaml
+	@mkdir -p $(RENDERED_DIR)
+	@for env in $(OVERLAYS); do \
+		$(KUSTOMIZE) build kustomize/overlays/$$env > $(RENDERED_DIR)/$$env.yaml; \
+		echo "rendered $(RENDERED_DIR)/$$env.yaml"; \
+	done
+
+manifests: tools $(VENV)/.installed ## render overlays, kubeconform (strict, offline schemas), policy, yamllint, tests/manifests
+	$(PY) scripts/manifests/validate.py --root . --out $(RENDERED_DIR)
+	$(VENV)/bin/yamllint -c .yamllint.yaml .
+	$(VENV)/bin/pytest tests/manifests
+
+manifests-clean: ## remove rendered output and generated schemas
+	rm -rf $(RENDERED_DIR) $(K8S_SCHEMA_DIR)

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Deploy Gold Platform to a Kubernetes cluster.
+#
+#   scripts/deploy-k8s.sh [--context NAME] [--dry-run]
+#       Bootstrap Argo CD: apply argocd/bootstrap/ (the bootstrap AppProject and
+#       the root Application) into namespace argocd. Argo CD then creates the
+#       gold-platform project and the dev/staging/prod Applications from
+#       argocd/apps/ and keeps them in sync with git.
+#
+#   scripts/deploy-k8s.sh --direct ENV [--context NAME] [--dry-run]
+#       Without Argo CD: render kustomize/overlays/ENV and apply it, re-run the
+#       migration Job, then wait for PostgreSQL, the migration and the backend.
+#
+#   --dry-run   server-side dry run (kubectl apply --dry-run=server): the API
+#               server validates everything, nothing is changed.
+#   --context   kube context to use (default: the current context).
+#
+# Exit status: 0 done, 1 deployment failed, 2 bad usage or missing prerequisite.
+set -euo pipefail
+
+readonly ARGOCD_NAMESPACE=argocd
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+readonly REPO_ROOT
+
+die() {
+  echo "deploy-k8s: $*" >&2
+  exit 2
+}
+
+usage() {
+  sed -n '2,/^$/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+}
+
+context=""
+dry_run=false
+direct_env=""
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --dry-run) dry_run=true ;;
+    --context)
+      [[ $# -ge 2 && -n "$2" ]] || die "--context needs a context name"
+      context=$2
+      shift
+      ;;
+    --context=*) context=${1#--context=} ;;
+    --direct)
+      [[ $# -ge 2 && -n "$2" ]] || die "--direct needs an environment: dev, staging or prod"
+      direct_env=$2
+      shift
+      ;;
+    --direct=*) direct_env=${1#--direct=} ;;
+    -h | --help)
+      usage
+      exit 0
+      ;;
+    *) die "unknown argument '$1' (see --help)" ;;
+  esac
+  shift
+done
+
+if [[ -n "$direct_env" ]]; then
+  case "$direct_env" in
+    dev | staging | prod) ;;
+    *) die "unknown environment '$direct_env': use dev, staging or prod" ;;
+  esac
+fi
+
+command -v kubectl >/dev/null 2>&1 ||
+  die "kubectl not found in PATH; install kubectl (https://kubernetes.io/docs/tasks/tools/)"
+
+if [[ -n "$context" ]]; then
+  kubectl config get-contexts -o name 2>/dev/null | grep -qxF -- "$context" ||
+    die "kube context '$context' not found in the kubeconfig (kubectl config get-contexts lists them)"
+else
+  context=$(kubectl config current-context 2>/dev/null) ||
+    die "no current kube context; pass --context NAME or run 'kubectl config use-context NAME'"
+  [[ -n "$context" ]] ||
+    die "no current kube context; pass --context NAME or run 'kubectl config use-context NAME'"
+fi
+
+kc() { kubectl --context "$context" "$@"; }
+
+kc --request-timeout=10s get --raw /readyz >/dev/null 2>&1 ||
+  die "cannot reach the API server of context '$context' (kubectl get --raw /readyz failed)"
+
+apply_flags=()
+if $dry_run; then
+  apply_flags+=(--dry-run=server)
+  echo "deploy-k8s: dry run against context '$context': nothing will be changed"
+fi
+
+if [[ -z "$direct_env" ]]; then
+  kc get crd applications.argoproj.io >/dev/null 2>&1 ||
+    die "Argo CD is not installed in context '$context' (no applications.argoproj.io CRD); install it or use --direct ENV"
+  kc get namespace "$ARGOCD_NAMESPACE" >/dev/null 2>&1 ||
+    die "namespace '$ARGOCD_NAMESPACE' not found in context '$context'"
+  kc apply "${apply_flags[@]}" -n "$ARGOCD_NAMESPACE" -f "$REPO_ROOT/argocd/bootstrap/" ||
+    { echo "deploy-k8s: applying argocd/bootstrap failed" >&2; exit 1; }
+  $dry_run && exit 0
+  echo "deploy-k8s: root app applied; Argo CD now syncs argocd/apps."
+  echo "  dev and staging sync automatically; prod: argocd app sync gold-platform-prod"
+  exit 0
+fi
+
+# Direct mode: no Argo CD.
+namespace="gold-platform-$direct_env"
+overlay="$REPO_ROOT/kustomize/overlays/$direct_env"
+rendered=$(mktemp)
+trap 'rm -f "$rendered"' EXIT
+if [[ -x "$REPO_ROOT/.tools/bin/kustomize" ]]; then
+  "$REPO_ROOT/.tools/bin/kustomize" build "$overlay" >"$rendered" ||
+    { echo "deploy-k8s: kustomize build $overlay failed" >&2; exit 1; }
+else
+  kubectl kustomize "$overlay" >"$rendered" ||
+    { echo "deploy-k8s: kubectl kustomize $overlay failed" >&2; exit 1; }
+fi
+
+kc create namespace "$namespace" --dry-run=client -o yaml |
+  kc label --local -f - -o yaml \
+    pod-security.kubernetes.io/enforce=restricted \
+    "gold-platform.io/environment=$direct_env" |
+  kc apply "${apply_flags[@]}" -f - >/dev/null ||
+  { echo "deploy-k8s: cannot create namespace $namespace" >&2; exit 1; }
+
+if $dry_run; then
+  if ! kc get namespace "$namespace" >/dev/null 2>&1; then
+    echo "deploy-k8s: namespace $namespace does not exist yet; a server-side dry run of its objects needs it" >&2
+    exit 1
+  fi
+  kc apply --dry-run=server -f "$rendered" ||
+    { echo "deploy-k8s: dry run of $direct_env failed" >&2; exit 1; }
+  exit 0
+fi
+
+# A Job's pod template is immutable: remove the previous migration run first.
+kc -n "$namespace" delete job gold-platform-migrate --ignore-not-found --wait=true >/dev/null
+kc apply -f "$rendered" || { echo "deploy-k8s: kubectl apply failed" >&2; exit 1; }
+kc -n "$namespace" rollout status statefulset/postgres --timeout=600s ||
+  { echo "deploy-k8s: PostgreSQL did not become ready" >&2; exit 1; }
+kc -n "$namespace" wait --for=condition=complete job/gold-platform-migrate --timeout=600s ||
+  { echo "deploy-k8s: the migration Job did not complete (kubectl -n $namespace logs job/gold-platform-migrate)" >&2; exit 1; }
+kc -n "$namespace" rollout status deployment/gold-platform --timeout=600s ||
+  { echo "deploy-k8s: the backend did not become ready" >&2; exit 1; }
+echo "deploy-k8s: $direct_env deployed to namespace $namespace (context $context)"
