@@ -205,9 +205,11 @@ done
 if ((${#changed[@]} == 0)); then
   summary="no change in the rendered manifests of: ${targets[*]}"
 else
-  summary="rendered manifests changed in: ${changed[*]} (unchanged: $(
-    for t in "${targets[@]}"; do [[ "${status[$t]}" == "no change" ]] && printf '%s ' "$t"; done | sed 's/ $//'
-  ))"
+  unchanged=()
+  for t in "${targets[@]}"; do
+    if [[ "${status[$t]}" == "no change" ]]; then unchanged+=("$t"); fi
+  done
+  summary="rendered manifests changed in: ${changed[*]} (unchanged: ${unchanged[*]:-none})"
 fi
 cat "$tmp/report.txt"
 printf 'diff-overlays: %s\n' "$summary"
