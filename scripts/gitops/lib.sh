@@ -12,6 +12,11 @@ GITOPS_IMAGE_NAME=gold-platform
 GITOPS_LIB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # The repository holding these scripts (where `make tools` puts .tools/bin).
 GITOPS_TOOLS_ROOT="$(cd "$GITOPS_LIB_DIR/../.." && pwd)"
+# make exports KUSTOMIZE relative to the directory it runs in; pin it to an
+# absolute path now, before the scripts cd to the work tree they operate on.
+if [[ -n "${KUSTOMIZE:-}" && "$KUSTOMIZE" != /* ]]; then
+  KUSTOMIZE="$PWD/$KUSTOMIZE"
+fi
 
 die() {
   printf '%s: error: %s\n' "$(basename "$0")" "$*" >&2

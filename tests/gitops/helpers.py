@@ -121,7 +121,7 @@ def find_kustomize() -> str:
     candidates = [os.environ.get("KUSTOMIZE", ""), str(ROOT / ".tools" / "bin" / "kustomize")]
     for c in candidates:
         if c and os.access(c, os.X_OK):
-            return c
+            return str(Path(c).resolve())
     found = shutil.which("kustomize")
     if found:
         return found
