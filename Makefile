@@ -27,7 +27,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	touch $@
 
 run: venv ## serve on localhost:8080 (starts PostgreSQL and Redis when no URL is set); Ctrl-C stops all
-	$(PY) -m gold_platform.devstack -- $(VENV)/bin/gold-platform dev --migrate
+	$(PY) -m gold_platform.devstack -- $(VENV)/bin/gold-platform dev --migrate --feed --partner demo-partner
 
 test: venv tools ## the whole test suite, against real PostgreSQL and Redis
 	$(VENV)/bin/pytest

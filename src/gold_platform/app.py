@@ -11,10 +11,12 @@ from aiohttp import web
 
 from . import db
 from .cache import Cache
+from .http import auth, ratelimit
 from .http.middlewares import observe, problems
 from .migrations import head_id
 from .observability.logs import configure_logging, get_logger
 from .routes import add_routes
+from .services import expiry
 from .settings import Settings
 from .state import CACHE, DB_POOL, MIGRATIONS_HEAD, SETTINGS
 
@@ -27,6 +29,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     background = [
         asyncio.create_task(db.warm_up(pool, settings.database_pool_size)),
         asyncio.create_task(db.report_pool_metrics(pool, settings.database_pool_max)),
+        asyncio.create_task(expiry.sweep_forever(pool)),
     ]
     app[DB_POOL] = pool
     yield
@@ -50,11 +53,13 @@ def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level, settings.log_format)
     app = web.Application(
-        middlewares=[observe, problems],
+        middlewares=[observe, problems, auth.authenticate, ratelimit.rate_limit],
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
     app[MIGRATIONS_HEAD] = head_id(settings.migrations_dir)
     app.cleanup_ctx.extend([_database, _cache])
+    auth.setup(app)
+    ratelimit.setup(app)
     add_routes(app)
     return app

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
+import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -29,12 +31,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_dev(args: argparse.Namespace) -> int:
     os.environ.setdefault("LOG_FORMAT", "console")
+    if not os.environ.get("OPERATOR_API_KEY"):
+        os.environ["OPERATOR_API_KEY"] = "dev-operator-" + secrets.token_urlsafe(18)
+        print(f"operator key (this run only): {os.environ['OPERATOR_API_KEY']}")
     settings = _settings()
     if args.migrate:
         cmd_migrate(argparse.Namespace(rollback=False, count=1))
+    if args.partner:
+        cmd_create_partner(argparse.Namespace(name=args.partner, if_missing=True))
+    feed = None
+    if args.feed:
+        feed = subprocess.Popen([sys.executable, "-m", "gold_platform.cli", "feed"])
     from .server import serve_dev
 
-    serve_dev(settings)
+    try:
+        serve_dev(settings)
+    finally:
+        if feed is not None:
+            feed.terminate()
+            feed.wait(timeout=10)
     return 0
 
 
@@ -50,6 +65,87 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     else:
         done = migrations.apply(settings.database_url, settings.migrations_dir)
         print(f"applied: {', '.join(done) or 'nothing (at head)'}")
+    return 0
+
+
+def _run_async(main) -> None:
+    import asyncio
+
+    try:
+        asyncio.run(main)
+    except KeyboardInterrupt:
+        pass
+
+
+def cmd_create_partner(args: argparse.Namespace) -> int:
+    settings = _settings()
+
+    async def main() -> None:
+        from . import db
+        from .store import partners
+
+        pool = await db.create_pool(settings)
+        try:
+            async with db.transaction(pool) as cur:
+                if args.if_missing and await partners.exists_by_name(cur, args.name):
+                    print(f"partner {args.name!r} exists; its key was shown when it was created")
+                    return
+                row, key = await partners.create(cur, args.name)
+        finally:
+            pool.close()
+            await pool.wait_closed()
+        print(f"partner {row['name']!r} id={row['id']}")
+        print(f"api key (shown once, store it now): {key.token}")
+
+    _run_async(main())
+    return 0
+
+
+def cmd_feed(args: argparse.Namespace) -> int:
+    """Publishes a simulated rate every --interval seconds (development only)."""
+    settings = _settings()
+    from .observability.logs import configure_logging, get_logger
+
+    configure_logging(settings.log_level, settings.log_format)
+    log = get_logger("gold_platform.feed")
+
+    async def main() -> None:
+        import asyncio
+        import itertools
+
+        from . import db
+        from .cache import Cache
+        from .domain.feed import random_walk
+        from .services.rates import publish
+
+        pool = await db.create_pool(settings)
+        cache = Cache.from_url(settings.redis_url)
+        walk = random_walk(args.seed, tax_rate=settings.buy_tax_rate)
+        try:
+            for prices in itertools.islice(walk, args.count):
+                rate = await publish(
+                    pool,
+                    cache,
+                    currency=settings.currency,
+                    buy_price=prices.buy_price,
+                    sell_price=prices.sell_price,
+                    tax_rate=prices.tax_rate,
+                    valid_seconds=settings.rate_validity_seconds,
+                    source=f"simulated-feed:{args.seed}",
+                )
+                log.info(
+                    "rate_published",
+                    rate_id=rate["rate_id"],
+                    buy=rate["buy_price"],
+                    sell=rate["sell_price"],
+                )
+                await asyncio.sleep(args.interval)
+        finally:
+            pool.close()
+            await pool.wait_closed()
+            await cache.close()
+
+    _run_async(main())
     return 0
 
 
@@ -75,12 +171,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     dev = commands.add_parser("dev", help="development server with reload on code change")
     dev.add_argument("--migrate", action="store_true", help="apply migrations first")
+    dev.add_argument("--feed", action="store_true", help="run the simulated rate feed alongside")
+    dev.add_argument(
+        "--partner", metavar="NAME", help="create this partner if missing, print its key"
+    )
     dev.set_defaults(func=cmd_dev)
 
     migrate = commands.add_parser("migrate", help="apply (or roll back) database migrations")
     migrate.add_argument("--rollback", action="store_true", help="roll back instead of apply")
     migrate.add_argument("--count", type=int, default=1, help="migrations to roll back (default 1)")
     migrate.set_defaults(func=cmd_migrate)
+
+    partner = commands.add_parser(
+        "create-partner", help="create a partner; prints its API key once"
+    )
+    partner.add_argument("name")
+    partner.add_argument("--if-missing", action="store_true", help="do nothing if it exists")
+    partner.set_defaults(func=cmd_create_partner)
+
+    feed = commands.add_parser("feed", help="simulated rate feed for development")
+    feed.add_argument("--seed", type=int, default=42, help="same seed, same prices")
+    feed.add_argument("--interval", type=float, default=5.0, help="seconds between rates")
+    feed.add_argument("--count", type=int, default=None, help="stop after N rates")
+    feed.set_defaults(func=cmd_feed)
 
     health = commands.add_parser("healthcheck", help="exit 0 when /health answers 200")
     health.add_argument("--url", help="default http://127.0.0.1:$PORT/health")

@@ -10,9 +10,16 @@ import psycopg2
 import structlog
 from aiohttp import web
 
+from ..domain.errors import DomainError
 from ..observability.logs import get_logger
 from ..observability.metrics import IN_FLIGHT, REQUEST_LATENCY, REQUESTS
-from .problems import Problem, from_http_exception, internal_error, service_unavailable
+from .problems import (
+    Problem,
+    domain_problem,
+    from_http_exception,
+    internal_error,
+    service_unavailable,
+)
 
 log = get_logger("gold_platform.access")
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -70,6 +77,8 @@ async def problems(request: web.Request, handler) -> web.StreamResponse:
         return await handler(request)
     except Problem as problem:
         return problem.response(request.path)
+    except DomainError as error:
+        return domain_problem(error).response(request.path)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

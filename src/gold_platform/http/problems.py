@@ -8,6 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
+from ..domain.errors import DomainError
+
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 TYPE_BASE = "https://gold-platform.example/problems/"
 
@@ -94,3 +96,23 @@ def service_unavailable(detail: str) -> Problem:
     return Problem(
         503, "service-unavailable", "Service Unavailable", detail, headers={"Retry-After": "1"}
     )
+
+
+# Domain rule -> (HTTP status, title). 409: conflicts with current state;
+# 422: the request cannot be honoured as asked.
+_DOMAIN_STATUS = {
+    "not-found": (404, "Not Found"),
+    "rate-not-found": (422, "Unknown Rate"),
+    "rate-expired": (409, "Rate Expired"),
+    "below-minimum": (422, "Below Minimum"),
+    "insufficient-balance": (409, "Insufficient Balance"),
+    "kyc-required": (422, "KYC Required"),
+    "transaction-expired": (409, "Transaction Expired"),
+    "invalid-transition": (409, "Invalid Transition"),
+    "idempotency-key-reused": (422, "Idempotency Key Reused"),
+}
+
+
+def domain_problem(error: DomainError) -> Problem:
+    status, title = _DOMAIN_STATUS[error.code]
+    return Problem(status, error.code, title, error.message)

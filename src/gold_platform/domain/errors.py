@@ -1,0 +1,49 @@
+"""Rule violations, named by a stable code that the HTTP layer maps to a problem type."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    code = "domain-error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(DomainError):
+    """Missing, or owned by another partner: the two are indistinguishable by design."""
+
+    code = "not-found"
+
+
+class RateNotFound(DomainError):
+    code = "rate-not-found"
+
+
+class RateExpired(DomainError):
+    code = "rate-expired"
+
+
+class BelowMinimum(DomainError):
+    code = "below-minimum"
+
+
+class InsufficientBalance(DomainError):
+    code = "insufficient-balance"
+
+
+class KycRequired(DomainError):
+    code = "kyc-required"
+
+
+class TransactionExpired(DomainError):
+    code = "transaction-expired"
+
+
+class InvalidTransition(DomainError):
+    code = "invalid-transition"
+
+
+class IdempotencyKeyReused(DomainError):
+    code = "idempotency-key-reused"

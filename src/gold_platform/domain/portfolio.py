@@ -1,0 +1,35 @@
+"""Cost basis (average-cost method) and the portfolio view of a holding."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from .money import ZERO, round_down_2dp, round_half_up_2dp
+from .pricing import Side
+
+
+def cost_basis_after(
+    side: Side, cost: Decimal, held: Decimal, grams: Decimal, total: Decimal
+) -> Decimal:
+    """Buying adds what was paid; selling removes the sold share of the average cost."""
+    if side == "buy":
+        return cost + total
+    if grams >= held:
+        return ZERO
+    return cost - round_half_up_2dp(cost * grams / held)
+
+
+@dataclass(frozen=True, slots=True)
+class Portfolio:
+    grams: Decimal
+    invested_amount: Decimal
+    average_buy_price: Decimal | None
+    current_value: Decimal
+    unrealised_pnl: Decimal
+
+
+def portfolio(grams: Decimal, cost: Decimal, sell_price: Decimal | None) -> Portfolio:
+    average = round_half_up_2dp(cost / grams) if grams > 0 else None
+    value = round_down_2dp(grams * sell_price) if sell_price is not None else ZERO
+    return Portfolio(grams, cost, average, value, value - cost)

@@ -1,0 +1,107 @@
+"""Quotes for buys and sells at a locked rate.
+
+Rounding never favours the user over the platform and is the same in every
+code path (product rules, "Units and rounding"):
+- buy by amount (amount includes tax): grams = round_down_4dp(amount / buy_price_with_tax)
+- buy by grams:  total  = round_up_2dp(grams * buy_price_with_tax)
+- sell by grams: payout = round_down_2dp(grams * sell_price)
+- sell by amount: grams = round_up_4dp(amount / sell_price), payout = amount
+For buys the tax inside the total is split off as
+pre_tax = round_down_2dp(total / (1 + tax_rate)) and tax = total - pre_tax,
+so the two always add up to what the user pays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
+
+from .errors import BelowMinimum
+from .money import ONE, ZERO, round_down_2dp, round_down_4dp, round_up_2dp, round_up_4dp
+
+Side = Literal["buy", "sell"]
+QuotedIn = Literal["amount", "grams"]
+
+
+@dataclass(frozen=True, slots=True)
+class RatePrices:
+    buy_price: Decimal
+    sell_price: Decimal
+    tax_rate: Decimal
+
+    @property
+    def buy_price_with_tax(self) -> Decimal:
+        return round_up_2dp(self.buy_price * (ONE + self.tax_rate))
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    side: Side
+    quoted_in: QuotedIn
+    grams: Decimal
+    price_per_gram: Decimal
+    tax_rate: Decimal
+    pre_tax_amount: Decimal
+    tax_amount: Decimal
+    total_amount: Decimal  # what the user pays (buy) or receives (sell)
+
+
+def _buy_quote(rate: RatePrices, quoted_in: QuotedIn, grams: Decimal, total: Decimal) -> Quote:
+    pre_tax = round_down_2dp(total / (ONE + rate.tax_rate))
+    return Quote(
+        "buy", quoted_in, grams, rate.buy_price, rate.tax_rate, pre_tax, total - pre_tax, total
+    )
+
+
+def _check_minimum_buy(total: Decimal, minimum: Decimal) -> None:
+    if total < minimum:
+        raise BelowMinimum(f"A buy must total at least {minimum:f}.")
+
+
+def buy_by_amount(rate: RatePrices, amount: Decimal, minimum: Decimal) -> Quote:
+    _check_minimum_buy(amount, minimum)
+    grams = round_down_4dp(amount / rate.buy_price_with_tax)
+    if grams <= ZERO:
+        raise BelowMinimum("The amount buys less than 0.0001 g at this rate.")
+    return _buy_quote(rate, "amount", grams, amount)
+
+
+def buy_by_grams(rate: RatePrices, grams: Decimal, minimum: Decimal) -> Quote:
+    total = round_up_2dp(grams * rate.buy_price_with_tax)
+    _check_minimum_buy(total, minimum)
+    return _buy_quote(rate, "grams", grams, total)
+
+
+def _sell_quote(rate: RatePrices, quoted_in: QuotedIn, grams: Decimal, payout: Decimal) -> Quote:
+    return Quote("sell", quoted_in, grams, rate.sell_price, ZERO, payout, ZERO, payout)
+
+
+def sell_by_grams(rate: RatePrices, grams: Decimal) -> Quote:
+    payout = round_down_2dp(grams * rate.sell_price)
+    if payout <= ZERO:
+        raise BelowMinimum("The grams sell for less than 0.01 at this rate.")
+    return _sell_quote(rate, "grams", grams, payout)
+
+
+def sell_by_amount(rate: RatePrices, amount: Decimal) -> Quote:
+    grams = round_up_4dp(amount / rate.sell_price)
+    return _sell_quote(rate, "amount", grams, amount)
+
+
+def quote(
+    rate: RatePrices,
+    side: Side,
+    *,
+    amount: Decimal | None = None,
+    grams: Decimal | None = None,
+    minimum_buy: Decimal,
+) -> Quote:
+    """Exactly one of `amount` or `grams` is given (the HTTP schema enforces it)."""
+    if side == "buy":
+        if amount is not None:
+            return buy_by_amount(rate, amount, minimum_buy)
+        return buy_by_grams(rate, grams, minimum_buy)
+    if amount is not None:
+        return sell_by_amount(rate, amount)
+    return sell_by_grams(rate, grams)

@@ -1,0 +1,48 @@
+"""Holding and lifecycle rules: KYC threshold, balances, transaction states."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from .errors import InsufficientBalance, InvalidTransition, KycRequired, TransactionExpired
+
+
+def check_kyc(balance_after: Decimal, threshold: Decimal, kyc_verified: bool) -> None:
+    """A user holding more than the threshold must be KYC-verified."""
+    if balance_after > threshold and not kyc_verified:
+        raise KycRequired(
+            f"Holding more than {threshold:f} g requires KYC verification; "
+            "attest KYC for this user first."
+        )
+
+
+def check_sell_balance(balance: Decimal, grams: Decimal) -> None:
+    if grams > balance:
+        raise InsufficientBalance(f"The user holds {balance:f} g; cannot sell {grams:f} g.")
+
+
+def effective_status(status: str, past_expiry: bool) -> str:
+    """A pending transaction past its expiry is expired, whether or not it was swept yet."""
+    if status == "pending" and past_expiry:
+        return "expired"
+    return status
+
+
+def check_confirmable(status: str) -> bool:
+    """True when confirm must settle now; False when it is already confirmed (a replay)."""
+    if status == "confirmed":
+        return False
+    if status == "expired":
+        raise TransactionExpired("The transaction expired before it was confirmed; verify again.")
+    if status != "pending":
+        raise InvalidTransition(f"A {status} transaction cannot be confirmed.")
+    return True
+
+
+def check_cancellable(status: str) -> bool:
+    """True when cancel must act now; False when it is already cancelled (a replay)."""
+    if status == "cancelled":
+        return False
+    if status != "pending":
+        raise InvalidTransition(f"A {status} transaction cannot be cancelled.")
+    return True

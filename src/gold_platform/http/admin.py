@@ -1,0 +1,70 @@
+"""Operator routes: partners and ledger reconciliation."""
+
+from __future__ import annotations
+
+import psycopg2
+from aiohttp import web
+
+from ..db import transaction
+from ..domain.money import grams
+from ..state import DB_POOL
+from ..store import ledger, partners
+from .auth import require_operator
+from .bodies import json_body
+from .problems import Problem
+
+
+async def create_partner(request: web.Request) -> web.Response:
+    require_operator(request)
+    body = await json_body(request, "CreatePartner")
+    try:
+        async with transaction(request.app[DB_POOL]) as cur:
+            row, key = await partners.create(cur, body["name"])
+    except psycopg2.errors.UniqueViolation:
+        raise Problem(
+            409, "partner-exists", "Partner Exists", "A partner with this name exists."
+        ) from None
+    return web.json_response(
+        {
+            "id": str(row["id"]),
+            "name": row["name"],
+            "api_key": key.token,
+            "created_at": row["created_at"].isoformat(),
+        },
+        status=201,
+    )
+
+
+async def reconciliation(request: web.Request) -> web.Response:
+    require_operator(request)
+    async with transaction(request.app[DB_POOL], "REPEATABLE READ") as cur:
+        report = await ledger.reconciliation(cur)
+    gold = report["gold"]
+    checks = {
+        "accounts_mismatched": gold["accounts_mismatched"],
+        "transactions_unbalanced": gold["transactions_unbalanced"],
+        "confirmed_without_entries": gold["confirmed_without_entries"],
+        "negative_balances": gold["negative_balances"],
+    }
+    money_sums: dict[str, object] = {}
+    for row in report["money"]:
+        money_sums.setdefault(row["unit"], 0)
+        money_sums[row["unit"]] += row["total"]
+    balanced = (
+        not any(checks.values())
+        and gold["user_grams"] == gold["user_grams_from_entries"]
+        and gold["user_grams"] + gold["vault_grams"] == 0
+        and all(total == 0 for total in money_sums.values())
+    )
+    return web.json_response(
+        {
+            "balanced": balanced,
+            "user_grams": grams(gold["user_grams"]),
+            "vault_grams": grams(gold["vault_grams"]),
+            "checks": checks,
+            "money": [
+                {"currency": row["unit"], "account": row["kind"], "total": f"{row['total']:.2f}"}
+                for row in report["money"]
+            ],
+        }
+    )

@@ -1,0 +1,108 @@
+"""Rates: the current one (cached), history for charts, and publishing (operator)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from aiohttp import web
+
+from ..db import autocommit
+from ..domain.money import money
+from ..services import rates as rate_service
+from ..state import CACHE, DB_POOL, SETTINGS
+from ..store import rates
+from .auth import require_operator
+from .bodies import json_body
+from .problems import Problem, validation_failed
+
+INTERVALS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "1d": 86400}
+MAX_BUCKETS = 2000
+
+
+async def current(request: web.Request) -> web.Response:
+    body = await rate_service.current_rate_body(
+        request.app[DB_POOL], request.app[CACHE], request.app[SETTINGS].currency
+    )
+    if body is None:
+        raise Problem(404, "no-rate", "No Rate", "No rate has been published yet.")
+    return web.Response(body=body, content_type="application/json")
+
+
+def _time_param(request: web.Request, name: str, default: datetime) -> datetime:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise validation_failed(
+            [{"field": name, "message": "must be an ISO 8601 date-time"}]
+        ) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+async def history(request: web.Request) -> web.Response:
+    interval = request.query.get("interval", "1h")
+    if interval not in INTERVALS:
+        raise validation_failed(
+            [{"field": "interval", "message": "one of " + ", ".join(INTERVALS)}]
+        )
+    now = datetime.now(UTC)
+    end = _time_param(request, "to", now)
+    start = _time_param(request, "from", end - timedelta(days=1))
+    if start >= end:
+        raise validation_failed([{"field": "from", "message": "must be before 'to'"}])
+    if (end - start).total_seconds() / INTERVALS[interval] > MAX_BUCKETS:
+        raise validation_failed(
+            [
+                {
+                    "field": "interval",
+                    "message": f"the range would give more than {MAX_BUCKETS} buckets",
+                }
+            ]
+        )
+    currency = request.app[SETTINGS].currency
+    async with autocommit(request.app[DB_POOL]) as cur:
+        rows = await rates.history(cur, currency, start, end, INTERVALS[interval])
+    return web.json_response(
+        {
+            "currency": currency,
+            "interval": interval,
+            "from": start.isoformat(),
+            "to": end.isoformat(),
+            "buckets": [
+                {
+                    "start": row["bucket_start"].isoformat(),
+                    "samples": row["samples"],
+                    "buy": {k: money(row[f"buy_{k}"]) for k in ("open", "high", "low", "close")},
+                    "sell": {k: money(row[f"sell_{k}"]) for k in ("open", "high", "low", "close")},
+                }
+                for row in rows
+            ],
+        }
+    )
+
+
+async def publish(request: web.Request) -> web.Response:
+    require_operator(request)
+    body = await json_body(request, "PublishRate")
+    settings = request.app[SETTINGS]
+    buy, sell = Decimal(body["buy_price"]), Decimal(body["sell_price"])
+    if buy <= 0 or sell <= 0:
+        raise validation_failed(
+            [{"field": "buy_price|sell_price", "message": "must be greater than 0"}]
+        )
+    if sell > buy:
+        raise validation_failed([{"field": "sell_price", "message": "must not exceed buy_price"}])
+    rate = await rate_service.publish(
+        request.app[DB_POOL],
+        request.app[CACHE],
+        currency=settings.currency,
+        buy_price=buy,
+        sell_price=sell,
+        tax_rate=Decimal(body.get("tax_rate", settings.buy_tax_rate)),
+        valid_seconds=settings.rate_validity_seconds,
+        source="operator-api",
+    )
+    return web.json_response(rate, status=201)

@@ -1,0 +1,109 @@
+"""Trades: verify (buy/sell) → confirm or cancel; and reading one."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..db import autocommit
+from ..observability.metrics import GRAMS_TRADED, TRADES
+from ..services import trading
+from ..services.idempotency import run_once
+from ..state import DB_POOL, SETTINGS
+from ..store import transactions
+from .auth import require_partner
+from .bodies import fingerprint, idempotency_key, json_body, path_id, positive
+from .problems import not_found
+from .representations import transaction_json
+
+
+def _verify(side: str):
+    async def handler(request: web.Request) -> web.Response:
+        partner_id = require_partner(request)
+        body = await json_body(request, "TradeRequest")
+        amount, grams = positive(body, "amount"), positive(body, "grams")
+        settings = request.app[SETTINGS]
+
+        async def work(cur):
+            row = await trading.verify(
+                cur,
+                settings,
+                partner_id,
+                side,
+                body["user_id"].lower(),
+                body["rate_id"].lower(),
+                amount,
+                grams,
+            )
+            return 201, transaction_json(row)
+
+        outcome = await run_once(
+            request.app[DB_POOL],
+            partner_id,
+            idempotency_key(request),
+            fingerprint(request, body),
+            work,
+        )
+        if not outcome.replayed:
+            TRADES.labels(side, "verified").inc()
+        return web.json_response(outcome.body, status=outcome.status)
+
+    handler.__name__ = f"verify_{side}"
+    return handler
+
+
+verify_buy = _verify("buy")
+verify_sell = _verify("sell")
+
+
+async def confirm(request: web.Request) -> web.Response:
+    partner_id = require_partner(request)
+    transaction_id = path_id(request, "transaction_id", "transaction")
+    settings = request.app[SETTINGS]
+    settled: dict = {}
+
+    async def work(cur):
+        row, settled_now = await trading.confirm(cur, settings, partner_id, transaction_id)
+        if settled_now:
+            settled.update(side=row["side"], grams=row["grams"])
+        return 200, transaction_json(row)
+
+    outcome = await run_once(
+        request.app[DB_POOL],
+        partner_id,
+        idempotency_key(request),
+        fingerprint(request, None),
+        work,
+    )
+    if settled:  # counted once the settlement has committed
+        TRADES.labels(settled["side"], "confirmed").inc()
+        GRAMS_TRADED.labels(settled["side"]).inc(float(settled["grams"]))
+    return web.json_response(outcome.body, status=outcome.status)
+
+
+async def cancel(request: web.Request) -> web.Response:
+    partner_id = require_partner(request)
+    transaction_id = path_id(request, "transaction_id", "transaction")
+
+    async def work(cur):
+        return 200, transaction_json(await trading.cancel(cur, partner_id, transaction_id))
+
+    outcome = await run_once(
+        request.app[DB_POOL],
+        partner_id,
+        idempotency_key(request),
+        fingerprint(request, None),
+        work,
+    )
+    if not outcome.replayed and outcome.body["status"] == "cancelled":
+        TRADES.labels(outcome.body["side"], "cancelled").inc()
+    return web.json_response(outcome.body, status=outcome.status)
+
+
+async def get(request: web.Request) -> web.Response:
+    partner_id = require_partner(request)
+    transaction_id = path_id(request, "transaction_id", "transaction")
+    async with autocommit(request.app[DB_POOL]) as cur:
+        row = await transactions.get(cur, partner_id, transaction_id)
+    if row is None:
+        raise not_found("transaction")
+    return web.json_response(transaction_json(row))

@@ -1,0 +1,128 @@
+"""Users of the calling partner: create, read, KYC, portfolio, history."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from aiohttp import web
+
+from ..db import autocommit
+from ..domain import portfolio as portfolio_rules
+from ..services import trading
+from ..services.idempotency import run_once
+from ..state import DB_POOL, SETTINGS
+from ..store import rates, transactions, users
+from .auth import require_partner
+from .bodies import fingerprint, idempotency_key, json_body, path_id
+from .problems import not_found, validation_failed
+from .representations import portfolio_json, transaction_json, user_json
+
+DEFAULT_PAGE = 20
+MAX_PAGE = 100
+
+
+async def create(request: web.Request) -> web.Response:
+    partner_id = require_partner(request)
+    body = await json_body(request, "CreateUser")
+    currency = request.app[SETTINGS].currency
+
+    async def work(cur):
+        row, created = await users.create(cur, partner_id, body["external_id"], currency)
+        return (201 if created else 200), user_json(row)
+
+    outcome = await run_once(
+        request.app[DB_POOL], partner_id, idempotency_key(request), fingerprint(request, body), work
+    )
+    return web.json_response(outcome.body, status=outcome.status)
+
+
+async def get(request: web.Request) -> web.Response:
+    partner_id = require_partner(request)
+    user_id = path_id(request, "user_id", "user")
+    async with autocommit(request.app[DB_POOL]) as cur:
+        row = await users.get(cur, partner_id, user_id)
+    if row is None:
+        raise not_found("user")
+    return web.json_response(user_json(row))
+
+
+async def attest_kyc(request: web.Request) -> web.Response:
+    partner_id = require_partner(request)
+    user_id = path_id(request, "user_id", "user")
+    body = await json_body(request, "KycAttestation")
+
+    async def work(cur):
+        return 200, user_json(await trading.attest_kyc(cur, partner_id, user_id))
+
+    outcome = await run_once(
+        request.app[DB_POOL], partner_id, idempotency_key(request), fingerprint(request, body), work
+    )
+    return web.json_response(outcome.body, status=outcome.status)
+
+
+async def portfolio(request: web.Request) -> web.Response:
+    partner_id = require_partner(request)
+    user_id = path_id(request, "user_id", "user")
+    currency = request.app[SETTINGS].currency
+    async with autocommit(request.app[DB_POOL]) as cur:
+        row = await users.get(cur, partner_id, user_id)
+        if row is None:
+            raise not_found("user")
+        rate = await rates.current(cur, currency)
+    view = portfolio_rules.portfolio(
+        row["balance_grams"], row["cost_basis"], rate["sell_price"] if rate else None
+    )
+    return web.json_response(
+        portfolio_json(user_id, currency, view, str(rate["id"]) if rate else None)
+    )
+
+
+def _encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"seq:{seq}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, seq = text.partition(":")
+        if prefix != "seq" or not seq.isdigit():
+            raise ValueError
+        return int(seq)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise validation_failed(
+            [{"field": "cursor", "message": "not a cursor from this API"}]
+        ) from None
+
+
+def _choice(request: web.Request, name: str, options: tuple[str, ...]) -> str | None:
+    value = request.query.get(name)
+    if value is not None and value not in options:
+        raise validation_failed([{"field": name, "message": "one of " + ", ".join(options)}])
+    return value
+
+
+async def history(request: web.Request) -> web.Response:
+    partner_id = require_partner(request)
+    user_id = path_id(request, "user_id", "user")
+    side = _choice(request, "side", ("buy", "sell"))
+    status = _choice(request, "status", transactions.STATUSES)
+    raw_limit = request.query.get("limit", str(DEFAULT_PAGE))
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
+        raise validation_failed([{"field": "limit", "message": f"an integer from 1 to {MAX_PAGE}"}])
+    limit = int(raw_limit)
+    cursor = request.query.get("cursor")
+    before = _decode_cursor(cursor) if cursor else None
+    async with autocommit(request.app[DB_POOL]) as cur:
+        if await users.get(cur, partner_id, user_id) is None:
+            raise not_found("user")
+        rows = await transactions.list_for_user(
+            cur, partner_id, user_id, side=side, status=status, before_seq=before, limit=limit + 1
+        )
+    page, more = rows[:limit], len(rows) > limit
+    return web.json_response(
+        {
+            "items": [transaction_json(row) for row in page],
+            "next_cursor": _encode_cursor(page[-1]["seq"]) if more else None,
+        }
+    )

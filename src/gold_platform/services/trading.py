@@ -1,0 +1,99 @@
+"""Verify, confirm and cancel trades; create users and attest KYC."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from ..domain import ledger, portfolio, pricing, rules
+from ..domain.errors import NotFound, RateExpired, RateNotFound
+from ..settings import Settings
+from ..store import rates, transactions, users
+
+
+async def verify(
+    cur,
+    settings: Settings,
+    partner_id: str,
+    side: pricing.Side,
+    user_id: str,
+    rate_id: str,
+    amount: Decimal | None,
+    grams: Decimal | None,
+) -> dict:
+    """Prices a trade at a locked rate and records it as pending, every figure fixed."""
+    user = await users.get(cur, partner_id, user_id)
+    if user is None:
+        raise NotFound("The user does not exist.")
+    rate = await rates.get(cur, rate_id)
+    if rate is None or rate["currency"] != settings.currency:
+        raise RateNotFound("The rate_id is unknown.")
+    if not rate["valid"]:
+        raise RateExpired("The rate has expired; fetch the current rate and verify again.")
+    prices = pricing.RatePrices(rate["buy_price"], rate["sell_price"], rate["tax_rate"])
+    quote = pricing.quote(
+        prices, side, amount=amount, grams=grams, minimum_buy=settings.min_buy_amount
+    )
+    # Early, friendly refusals; confirm re-checks both under a row lock.
+    if side == "sell":
+        rules.check_sell_balance(user["balance_grams"], quote.grams)
+    else:
+        rules.check_kyc(
+            user["balance_grams"] + quote.grams,
+            settings.kyc_threshold_grams,
+            user["kyc_status"] == "verified",
+        )
+    return await transactions.create_pending(
+        cur, partner_id, user_id, rate_id, settings.currency, quote, settings.trade_expiry_seconds
+    )
+
+
+async def confirm(
+    cur, settings: Settings, partner_id: str, transaction_id: str
+) -> tuple[dict, bool]:
+    """Settles a pending trade. Returns (transaction, settled_now); confirming a
+    confirmed trade returns it unchanged."""
+    tx = await transactions.get(cur, partner_id, transaction_id, lock=True)
+    if tx is None:
+        raise NotFound("The transaction does not exist.")
+    if not rules.check_confirmable(rules.effective_status(tx["status"], tx["past_expiry"])):
+        return tx, False
+    holding = await users.lock_holding(cur, partner_id, tx["user_id"])
+    side, grams, total = tx["side"], tx["grams"], tx["total_amount"]
+    if side == "sell":
+        rules.check_sell_balance(holding["balance"], grams)
+    else:
+        rules.check_kyc(
+            holding["balance"] + grams,
+            settings.kyc_threshold_grams,
+            holding["kyc_status"] == "verified",
+        )
+    sign = 1 if side == "buy" else -1
+    await transactions.post_settlement(
+        cur,
+        transaction_id,
+        {"user_gold": holding["gold_account_id"], "user_money": holding["money_account_id"]},
+        tx["currency"],
+        ledger.settlement_postings(side, grams, total, tx["currency"]),
+        gold_change=sign * grams,
+        money_change=-sign * total,
+        cost_basis=portfolio.cost_basis_after(
+            side, holding["cost_basis"], holding["balance"], grams, total
+        ),
+    )
+    return await transactions.set_status(cur, transaction_id, "confirmed"), True
+
+
+async def cancel(cur, partner_id: str, transaction_id: str) -> dict:
+    tx = await transactions.get(cur, partner_id, transaction_id, lock=True)
+    if tx is None:
+        raise NotFound("The transaction does not exist.")
+    if not rules.check_cancellable(rules.effective_status(tx["status"], tx["past_expiry"])):
+        return tx
+    return await transactions.set_status(cur, transaction_id, "cancelled")
+
+
+async def attest_kyc(cur, partner_id: str, user_id: str) -> dict:
+    user = await users.verify_kyc(cur, partner_id, user_id)
+    if user is None:
+        raise NotFound("The user does not exist.")
+    return user
