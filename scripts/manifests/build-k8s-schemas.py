@@ -16,6 +16,7 @@ Output layout (what kubeconform's -schema-location template expects):
 
 Usage: build-k8s-schemas.py --version 1.33.0 --out .cache/k8s-schemas
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,6 +24,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 REF_PREFIXES = ("/api/_definitions.json#/$defs/", "#/$defs/")
 
@@ -30,11 +32,11 @@ REF_PREFIXES = ("/api/_definitions.json#/$defs/", "#/$defs/")
 def ref_name(ref: str) -> str:
     for prefix in REF_PREFIXES:
         if ref.startswith(prefix):
-            return ref[len(prefix):]
+            return ref[len(prefix) :]
     fail(f"unexpected $ref form {ref!r}")
 
 
-def fail(message: str) -> "NoReturn":  # noqa: F821 - annotation only
+def fail(message: str) -> NoReturn:
     print(f"build-k8s-schemas: {message}", file=sys.stderr)
     sys.exit(1)
 
@@ -43,14 +45,18 @@ def find_source(version: str) -> Path:
     try:
         import kubernetes_validate  # type: ignore
     except ImportError:
-        fail("the Python package 'kubernetes-validate' is not installed in this interpreter "
-             f"({sys.executable}); run 'make tools'")
+        fail(
+            "the Python package 'kubernetes-validate' is not installed in this interpreter "
+            f"({sys.executable}); run 'make tools'"
+        )
     root = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
     src = root / f"v{version}-local-strict"
     if not src.is_dir():
         available = sorted(p.name for p in root.iterdir() if p.name.endswith("-local-strict"))
-        fail(f"no strict schemas for Kubernetes {version} in kubernetes-validate "
-             f"(available: {', '.join(available)})")
+        fail(
+            f"no strict schemas for Kubernetes {version} in kubernetes-validate "
+            f"(available: {', '.join(available)})"
+        )
     return src
 
 
@@ -126,7 +132,10 @@ def main() -> int:
             old.unlink()
         dest.rmdir()
     os.replace(tmp, dest)
-    print(f"build-k8s-schemas: wrote {count} standalone schemas for Kubernetes {args.version} to {dest}")
+    print(
+        f"build-k8s-schemas: wrote {count} standalone schemas "
+        f"for Kubernetes {args.version} to {dest}"
+    )
     return 0
 
 

@@ -239,7 +239,9 @@ def check_probes(env: str, docs: list[dict]) -> list[Violation]:
             name = container.get("name")
             for probe in ("livenessProbe", "readinessProbe"):
                 if not container.get(probe):
-                    out.append(Violation(env, obj_id(doc), "probes", f"container {name}: no {probe}"))
+                    out.append(
+                        Violation(env, obj_id(doc), "probes", f"container {name}: no {probe}")
+                    )
         if is_backend(doc):
             main = (pod_spec(doc).get("containers") or [{}])[0]
             expected = {
@@ -457,7 +459,8 @@ def check_secrets(env: str, docs: list[dict]) -> list[Violation]:
                     env,
                     obj_id(secret),
                     "no-plain-secret",
-                    f"a Secret with data is in git for {env}; use an ExternalSecret or SealedSecret",
+                    f"a Secret with data is in git for {env}; "
+                    "use an ExternalSecret or SealedSecret",
                 )
             )
     if not of_kind(docs, "ExternalSecret", "SealedSecret"):
@@ -481,13 +484,17 @@ def check_tls_issuer(env: str, docs: list[dict]) -> list[Violation]:
         server = ((issuer.get("spec") or {}).get("acme") or {}).get("server")
         if server != want:
             out.append(
-                Violation(env, obj_id(issuer), "tls-issuer", f"ACME server is {server}, {env} uses {want}")
+                Violation(
+                    env, obj_id(issuer), "tls-issuer", f"ACME server is {server}, {env} uses {want}"
+                )
             )
     for ingress in of_kind(docs, "Ingress"):
         name = annotations(ingress).get("cert-manager.io/issuer")
         if not name:
             out.append(
-                Violation(env, obj_id(ingress), "tls-issuer", "no cert-manager.io/issuer annotation")
+                Violation(
+                    env, obj_id(ingress), "tls-issuer", "no cert-manager.io/issuer annotation"
+                )
             )
         elif name not in issuers:
             out.append(
@@ -503,7 +510,9 @@ def check_sync_waves(env: str, docs: list[dict]) -> list[Violation]:
     out = []
     deployment = backend(docs)
     jobs = [
-        d for d in of_kind(docs, "Job") if pod_labels(d).get("app.kubernetes.io/component") == "migrate"
+        d
+        for d in of_kind(docs, "Job")
+        if pod_labels(d).get("app.kubernetes.io/component") == "migrate"
     ]
     databases = of_kind(docs, "StatefulSet")
     secrets = of_kind(docs, "Secret", "ExternalSecret", "SealedSecret")
@@ -512,10 +521,14 @@ def check_sync_waves(env: str, docs: list[dict]) -> list[Violation]:
     job = jobs[0]
     notes = annotations(job)
     if notes.get("argocd.argoproj.io/hook") not in ("Sync", "PreSync"):
-        out.append(Violation(env, obj_id(job), "sync-waves", "migration Job is not an Argo CD hook"))
+        out.append(
+            Violation(env, obj_id(job), "sync-waves", "migration Job is not an Argo CD hook")
+        )
     if "BeforeHookCreation" not in notes.get("argocd.argoproj.io/hook-delete-policy", ""):
         out.append(
-            Violation(env, obj_id(job), "sync-waves", "hook-delete-policy must be BeforeHookCreation")
+            Violation(
+                env, obj_id(job), "sync-waves", "hook-delete-policy must be BeforeHookCreation"
+            )
         )
     if "generateName" in (job.get("metadata") or {}):
         out.append(Violation(env, obj_id(job), "sync-waves", "use a fixed name, not generateName"))
@@ -531,7 +544,8 @@ def check_sync_waves(env: str, docs: list[dict]) -> list[Violation]:
                         env,
                         obj_id(doc),
                         "sync-waves",
-                        f"wave {sync_wave(doc)} must come before the migration (wave {sync_wave(job)})",
+                        f"wave {sync_wave(doc)} must come before the migration "
+                        f"(wave {sync_wave(job)})",
                     )
                 )
     if deployment is not None and sync_wave(deployment) <= sync_wave(job):
@@ -566,10 +580,16 @@ def postgres_max_connections(statefulset: dict) -> int | None:
 def check_connection_budget(env: str, docs: list[dict]) -> list[Violation]:
     deployment = backend(docs)
     postgres = [
-        d for d in of_kind(docs, "StatefulSet") if pod_labels(d).get("app.kubernetes.io/name") == "postgres"
+        d
+        for d in of_kind(docs, "StatefulSet")
+        if pod_labels(d).get("app.kubernetes.io/name") == "postgres"
     ]
     if deployment is None or not postgres:
-        return [Violation(env, "Deployment/gold-platform", "connection-budget", "backend or postgres missing")]
+        return [
+            Violation(
+                env, "Deployment/gold-platform", "connection-budget", "backend or postgres missing"
+            )
+        ]
     max_connections = postgres_max_connections(postgres[0])
     if max_connections is None:
         return [
@@ -587,7 +607,9 @@ def check_connection_budget(env: str, docs: list[dict]) -> list[Violation]:
         if ((h.get("spec") or {}).get("scaleTargetRef") or {}).get("name") == name
     ]
     replicas = (
-        hpas[0]["spec"]["maxReplicas"] if hpas else (deployment.get("spec") or {}).get("replicas", 1)
+        hpas[0]["spec"]["maxReplicas"]
+        if hpas
+        else (deployment.get("spec") or {}).get("replicas", 1)
     )
     surge = (((deployment.get("spec") or {}).get("strategy") or {}).get("rollingUpdate") or {}).get(
         "maxSurge", "25%"
@@ -637,25 +659,39 @@ def check_kustomize_sources(kustomize_dir: Path) -> list[Violation]:
         for field in DEPRECATED_KUSTOMIZE_FIELDS:
             if field in doc:
                 out.append(
-                    Violation(str(path), doc.get("kind", "Kustomization"), "kustomize-fields",
-                              f"deprecated field {field!r}; use patches/resources/labels")
+                    Violation(
+                        str(path),
+                        doc.get("kind", "Kustomization"),
+                        "kustomize-fields",
+                        f"deprecated field {field!r}; use patches/resources/labels",
+                    )
                 )
         if path.parent.name == "version":
             if doc.get("kind") != "Component" or set(doc) - {"apiVersion", "kind", "images"}:
                 out.append(
-                    Violation(str(path), "Component", "version-file",
-                              "must be a Component holding only an images: entry")
+                    Violation(
+                        str(path),
+                        "Component",
+                        "version-file",
+                        "must be a Component holding only an images: entry",
+                    )
                 )
             images = doc.get("images") or []
             if [i.get("name") for i in images] != ["gold-platform"]:
                 out.append(
-                    Violation(str(path), "Component", "version-file",
-                              "must have exactly one images entry named gold-platform")
+                    Violation(
+                        str(path),
+                        "Component",
+                        "version-file",
+                        "must have exactly one images entry named gold-platform",
+                    )
                 )
     return out
 
 
-def check_argocd(root: Path, argocd_docs: list[tuple[Path, dict]], rendered: dict[str, list[dict]]) -> list[Violation]:
+def check_argocd(
+    root: Path, argocd_docs: list[tuple[Path, dict]], rendered: dict[str, list[dict]]
+) -> list[Violation]:
     out = []
     projects = {d["metadata"]["name"]: d for _, d in argocd_docs if d.get("kind") == "AppProject"}
     apps = [(p, d) for p, d in argocd_docs if d.get("kind") == "Application"]
@@ -669,11 +705,15 @@ def check_argocd(root: Path, argocd_docs: list[tuple[Path, dict]], rendered: dic
         if source.get("repoURL") != REPO_URL:
             out.append(Violation(where, oid, "argocd-source", f"repoURL must be {REPO_URL}"))
         if source.get("targetRevision") != TARGET_REVISION:
-            out.append(Violation(where, oid, "argocd-source", f"targetRevision must be {TARGET_REVISION}"))
+            out.append(
+                Violation(where, oid, "argocd-source", f"targetRevision must be {TARGET_REVISION}")
+            )
         app_path = source.get("path", "")
         target = root / app_path
         if not app_path or not target.is_dir():
-            out.append(Violation(where, oid, "argocd-path", f"source path {app_path!r} does not exist"))
+            out.append(
+                Violation(where, oid, "argocd-path", f"source path {app_path!r} does not exist")
+            )
         elif app_path.startswith("kustomize/overlays/"):
             env = app_path.rsplit("/", 1)[-1]
             env_apps[env] = app
@@ -681,18 +721,36 @@ def check_argocd(root: Path, argocd_docs: list[tuple[Path, dict]], rendered: dic
                 out.append(Violation(where, oid, "argocd-path", f"{app_path} did not build"))
             elif dest.get("namespace") != f"gold-platform-{env}":
                 out.append(
-                    Violation(where, oid, "argocd-destination",
-                              f"destination namespace {dest.get('namespace')!r} for overlay {env}")
+                    Violation(
+                        where,
+                        oid,
+                        "argocd-destination",
+                        f"destination namespace {dest.get('namespace')!r} for overlay {env}",
+                    )
                 )
         elif not list(target.glob("*.yaml")):
             out.append(Violation(where, oid, "argocd-path", f"{app_path} holds no manifests"))
         project = projects.get(spec.get("project"))
         if project is None:
-            out.append(Violation(where, oid, "argocd-project", f"AppProject {spec.get('project')!r} is not defined in argocd/"))
+            out.append(
+                Violation(
+                    where,
+                    oid,
+                    "argocd-project",
+                    f"AppProject {spec.get('project')!r} is not defined in argocd/",
+                )
+            )
             continue
         pspec = project.get("spec") or {}
         if source.get("repoURL") not in (pspec.get("sourceRepos") or []):
-            out.append(Violation(where, oid, "argocd-project", f"project {project['metadata']['name']} does not allow the repo"))
+            out.append(
+                Violation(
+                    where,
+                    oid,
+                    "argocd-project",
+                    f"project {project['metadata']['name']} does not allow the repo",
+                )
+            )
         admitted = any(
             fnmatch.fnmatch(dest.get("namespace", ""), d.get("namespace", ""))
             and fnmatch.fnmatch(dest.get("server", ""), d.get("server", ""))
@@ -700,32 +758,70 @@ def check_argocd(root: Path, argocd_docs: list[tuple[Path, dict]], rendered: dic
         )
         if not admitted:
             out.append(
-                Violation(where, oid, "argocd-project",
-                          f"project {project['metadata']['name']} does not admit destination "
-                          f"{dest.get('server')} / {dest.get('namespace')}")
+                Violation(
+                    where,
+                    oid,
+                    "argocd-project",
+                    f"project {project['metadata']['name']} does not admit destination "
+                    f"{dest.get('server')} / {dest.get('namespace')}",
+                )
             )
         if env_apps.get(app_path.rsplit("/", 1)[-1]) is app:
             env = app_path.rsplit("/", 1)[-1]
-            allowed = {(k.get("group", ""), k.get("kind")) for k in pspec.get("namespaceResourceWhitelist") or []}
+            allowed = {
+                (k.get("group", ""), k.get("kind"))
+                for k in pspec.get("namespaceResourceWhitelist") or []
+            }
             for doc in rendered.get(env, []):
                 group = doc.get("apiVersion", "").rpartition("/")[0]
                 if (group, doc.get("kind")) not in allowed and ("*", "*") not in allowed:
                     out.append(
-                        Violation(where, oid, "argocd-project",
-                                  f"{obj_id(doc)} ({group or 'core'}/{doc.get('kind')}) is not in the "
-                                  f"namespaceResourceWhitelist of {project['metadata']['name']}")
+                        Violation(
+                            where,
+                            oid,
+                            "argocd-project",
+                            f"{obj_id(doc)} ({group or 'core'}/{doc.get('kind')}) is not in the "
+                            f"namespaceResourceWhitelist of {project['metadata']['name']}",
+                        )
                     )
             notes = annotations(app)
             for trigger in NOTIFICATION_TRIGGERS:
-                if not any(k.startswith(f"notifications.argoproj.io/subscribe.{trigger}.") for k in notes):
-                    out.append(Violation(where, oid, "argocd-notifications", f"no subscription for {trigger}"))
+                if not any(
+                    k.startswith(f"notifications.argoproj.io/subscribe.{trigger}.") for k in notes
+                ):
+                    out.append(
+                        Violation(
+                            where, oid, "argocd-notifications", f"no subscription for {trigger}"
+                        )
+                    )
             automated = (spec.get("syncPolicy") or {}).get("automated")
             if env == "prod":
                 if automated:
-                    out.append(Violation(where, oid, "argocd-sync", "prod must be synced by hand (no automated sync)"))
+                    out.append(
+                        Violation(
+                            where,
+                            oid,
+                            "argocd-sync",
+                            "prod must be synced by hand (no automated sync)",
+                        )
+                    )
             elif not (automated and automated.get("prune") and automated.get("selfHeal")):
-                out.append(Violation(where, oid, "argocd-sync", f"{env} needs automated sync with prune and selfHeal"))
+                out.append(
+                    Violation(
+                        where,
+                        oid,
+                        "argocd-sync",
+                        f"{env} needs automated sync with prune and selfHeal",
+                    )
+                )
     for env in ENVIRONMENTS:
         if env not in env_apps:
-            out.append(Violation("argocd/", f"Application/gold-platform-{env}", "argocd-path", f"no Application for {env}"))
+            out.append(
+                Violation(
+                    "argocd/",
+                    f"Application/gold-platform-{env}",
+                    "argocd-path",
+                    f"no Application for {env}",
+                )
+            )
     return out

@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import policy  # noqa: E402
+import policy
 
 DEFAULT_CRD_LOCATION = (
     "https://raw.githubusercontent.com/datreeio/CRDs-catalog/main/"
@@ -60,21 +60,29 @@ def crd_location(value: str) -> str:
 
 def render(kustomize: str, root: Path, out: Path, envs: list[str]) -> tuple[dict, list[str]]:
     out.mkdir(parents=True, exist_ok=True)
-    rendered, failures = {}, []
-    for env in envs:
+    rendered, failures, running = {}, [], {}
+    for env in envs:  # the builds run concurrently
         overlay = root / "kustomize" / "overlays" / env
         if not overlay.is_dir():
             failures.append(f"render {env}: {overlay} does not exist")
             continue
-        result = subprocess.run(
-            [kustomize, "build", str(overlay)], capture_output=True, text=True, check=False
+        running[env] = (
+            overlay,
+            subprocess.Popen(
+                [kustomize, "build", str(overlay)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            ),
         )
-        if result.returncode != 0:
-            error = result.stderr.strip().replace("\n", " | ")
+    for env, (overlay, process) in running.items():
+        stdout, stderr = process.communicate()
+        if process.returncode != 0:
+            error = stderr.strip().replace("\n", " | ")
             failures.append(f"render {env}: kustomize build {overlay} failed: {error}")
             continue
         target = out / f"{env}.yaml"
-        target.write_text(result.stdout)
+        target.write_text(stdout)
         rendered[env] = policy.load_documents(target)
         print(f"render   {env}: {len(rendered[env])} objects -> {target}")
     return rendered, failures

@@ -1,0 +1,74 @@
+"""The repository's manifests pass every policy rule, in every environment."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.manifests.conftest import ROOT, Tools, policy
+
+
+def test_full_pipeline_passes_on_the_repository(tools: Tools, tmp_path):
+    result = tools.validate(ROOT, tmp_path / "rendered")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "validate: OK" in result.stdout
+    # kubeconform saw every object and skipped none (a missing schema is an error).
+    summary = [line for line in result.stdout.splitlines() if "Summary:" in line]
+    assert summary, result.stdout
+    assert "Skipped: 0" in summary[0]
+    assert "Errors: 0" in summary[0]
+    for env in policy.ENVIRONMENTS:
+        assert (tmp_path / "rendered" / f"{env}.yaml").stat().st_size > 0
+
+
+@pytest.mark.parametrize("env", policy.ENVIRONMENTS)
+@pytest.mark.parametrize("rule", sorted(policy.RULES))
+def test_rule_holds(rendered, env, rule):
+    violations = policy.RULES[rule](env, rendered[env])
+    assert not violations, "\n".join(str(v) for v in violations)
+
+
+def test_argocd_applications_and_project(rendered):
+    files = sorted((ROOT / "argocd").rglob("*.yaml"))
+    docs = [(p, d) for p in files for d in policy.load_documents(p)]
+    kinds = sorted({d["kind"] for _, d in docs})
+    assert kinds == ["AppProject", "Application"]
+    violations = policy.check_argocd(ROOT, docs, rendered)
+    assert not violations, "\n".join(str(v) for v in violations)
+
+
+def test_kustomize_sources_use_current_fields_only():
+    violations = policy.check_kustomize_sources(ROOT / "kustomize")
+    assert not violations, "\n".join(str(v) for v in violations)
+
+
+@pytest.mark.parametrize(
+    ("env", "demand", "max_connections"),
+    [
+        # (replicas + surge) x workers x (pool + overflow), as in docs/kubernetes.md
+        ("dev", (1 + 1) * 2 * (5 + 3), 60),
+        ("staging", (4 + 1) * 2 * (5 + 5), 150),
+        ("prod", (10 + 1) * 2 * (8 + 2), 300),
+    ],
+)
+def test_connection_budget_figures(rendered, env, demand, max_connections):
+    docs = rendered[env]
+    postgres = policy.of_kind(docs, "StatefulSet")[0]
+    assert policy.postgres_max_connections(postgres) == max_connections
+    assert demand < max_connections - policy.connection_reserve(max_connections)
+
+
+def test_staging_and_prod_differ_where_they_must(rendered):
+    def issuer_server(env):
+        (issuer,) = policy.of_kind(rendered[env], "Issuer")
+        return issuer["spec"]["acme"]["server"]
+
+    assert issuer_server("prod") == policy.ACME_PRODUCTION
+    assert issuer_server("staging") == policy.ACME_STAGING
+    assert issuer_server("dev") == policy.ACME_STAGING
+    assert policy.of_kind(rendered["dev"], "Secret"), "dev generates its fake Secret"
+    for env in policy.PROTECTED_ENVIRONMENTS:
+        assert not policy.of_kind(rendered[env], "Secret")
+        (external,) = policy.of_kind(rendered[env], "ExternalSecret")
+        assert external["spec"]["dataFrom"][0]["extract"]["key"] == f"gold-platform/{env}"
+        assert "replicas" not in policy.backend(rendered[env])["spec"]
+    assert policy.backend(rendered["dev"])["spec"]["replicas"] == 1
