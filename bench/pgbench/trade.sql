@@ -1,0 +1,88 @@
+-- W ceiling: one trade = the SQL statements the service sends for
+--   POST /v1/transactions/buy           (verify: one database transaction)
+--   POST /v1/transactions/{id}/confirm  (confirm: one database transaction)
+-- both with an Idempotency-Key, copied from src/gold_platform/store/*.py and
+-- services/{idempotency,trading}.py, in the same order, one round trip each,
+-- under pgbench -M simple (literal parameters, like psycopg2/aiopg).
+-- bench/run.py fills the placeholder constants from this run's seed. bench_users
+-- maps a random number to (partner, user); it is read inside the first
+-- statement, so the number of round trips is exactly the service's.
+-- Not sent by the service and so not here: partner auth (cached in process)
+-- and the rate limit (Redis).
+\set n random(0, {{NUSERS_MINUS_1}})
+\set k random(1, 9000000000000000000)
+-- ---------------------------------------------------------------- verify
+BEGIN ISOLATION LEVEL READ COMMITTED;
+INSERT INTO idempotency_keys (partner_id, key, request_hash)
+VALUES ((SELECT partner_id FROM bench_users WHERE n = :n), 'pgb-v-:k',
+        '\x9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08'::bytea)
+ON CONFLICT (partner_id, key) DO NOTHING
+RETURNING 1 AS claimed, partner_id, (SELECT user_id FROM bench_users WHERE n = :n) AS user_id
+\gset
+SELECT u.id, u.external_id, u.kyc_status, u.kyc_verified_at, u.created_at,
+       g.balance AS balance_grams, g.cost_basis
+  FROM users u
+  JOIN accounts g ON g.user_id = u.id AND g.kind = 'user_gold'
+ WHERE u.partner_id = ':partner_id' AND u.id = ':user_id';
+SELECT id, currency, buy_price, sell_price, tax_rate, source, published_at, valid_until,
+       valid_until > now() AS valid
+  FROM rates WHERE id = '{{RATE_ID}}';
+WITH t AS (
+    INSERT INTO transactions (partner_id, user_id, rate_id, side, quoted_in, currency,
+        grams, price_per_gram, tax_rate, pre_tax_amount, tax_amount, total_amount,
+        expires_at)
+    VALUES (':partner_id', ':user_id', '{{RATE_ID}}', 'buy', 'amount', '{{CURRENCY}}',
+            {{GRAMS}}, {{PRICE_PER_GRAM}}, {{TAX_RATE}}, {{PRE_TAX}}, {{TAX}}, {{TOTAL}},
+            now() + make_interval(secs => 600))
+    RETURNING *
+)
+SELECT t.id, t.seq, t.user_id, t.rate_id, t.side, t.quoted_in, t.status, t.currency, t.grams,
+       t.price_per_gram, t.tax_rate, t.pre_tax_amount, t.tax_amount, t.total_amount,
+       t.created_at, t.expires_at, t.settled_at, t.expires_at <= now() AS past_expiry
+  FROM t
+\gset v_
+UPDATE idempotency_keys SET response_status = 201, response_body = '{{BODY}}'
+ WHERE partner_id = ':partner_id' AND key = 'pgb-v-:k';
+COMMIT;
+-- ---------------------------------------------------------------- confirm
+BEGIN ISOLATION LEVEL READ COMMITTED;
+INSERT INTO idempotency_keys (partner_id, key, request_hash)
+VALUES (':partner_id', 'pgb-c-:k',
+        '\x60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752'::bytea)
+ON CONFLICT (partner_id, key) DO NOTHING RETURNING 1;
+SELECT t.id, t.seq, t.user_id, t.rate_id, t.side, t.quoted_in, t.status, t.currency, t.grams,
+       t.price_per_gram, t.tax_rate, t.pre_tax_amount, t.tax_amount, t.total_amount,
+       t.created_at, t.expires_at, t.settled_at, t.expires_at <= now() AS past_expiry
+  FROM transactions t WHERE t.partner_id = ':partner_id' AND t.id = ':v_id' FOR UPDATE;
+SELECT g.id AS gold_account_id, g.balance, g.cost_basis,
+       m.id AS money_account_id, u.kyc_status
+  FROM users u
+  JOIN accounts g ON g.user_id = u.id AND g.kind = 'user_gold'
+  JOIN accounts m ON m.user_id = u.id AND m.kind = 'user_money'
+ WHERE u.partner_id = ':partner_id' AND u.id = ':user_id'
+   FOR UPDATE OF g
+\gset h_
+UPDATE accounts SET balance = balance + {{GRAMS}}, cost_basis = :h_cost_basis + {{TOTAL}}
+ WHERE id = ':h_gold_account_id';
+UPDATE accounts SET balance = balance + {{NEG_TOTAL}} WHERE id = ':h_money_account_id';
+INSERT INTO ledger_entries (transaction_id, account_id, unit, amount) VALUES
+    (':v_id', ':h_gold_account_id'::uuid, 'XAU_G', {{GRAMS}}),
+    (':v_id', (SELECT id FROM accounts WHERE user_id IS NULL AND kind = 'vault_gold' AND unit = 'XAU_G'),
+     'XAU_G', {{NEG_GRAMS}}),
+    (':v_id', ':h_money_account_id'::uuid, '{{CURRENCY}}', {{NEG_TOTAL}}),
+    (':v_id', (SELECT id FROM accounts WHERE user_id IS NULL AND kind = 'treasury_money' AND unit = '{{CURRENCY}}'),
+     '{{CURRENCY}}', {{TOTAL}});
+WITH t AS (
+    UPDATE transactions
+       SET status = 'confirmed',
+           settled_at = CASE WHEN 'confirmed' = 'confirmed' THEN now() END
+     WHERE id = ':v_id'
+    RETURNING *
+)
+SELECT t.id, t.seq, t.user_id, t.rate_id, t.side, t.quoted_in, t.status, t.currency, t.grams,
+       t.price_per_gram, t.tax_rate, t.pre_tax_amount, t.tax_amount, t.total_amount,
+       t.created_at, t.expires_at, t.settled_at, t.expires_at <= now() AS past_expiry
+  FROM t;
+UPDATE idempotency_keys SET response_status = 200, response_body = '{{BODY}}'
+ WHERE partner_id = ':partner_id' AND key = 'pgb-c-:k';
+COMMIT;
