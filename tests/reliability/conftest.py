@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -11,17 +14,26 @@ from tests.reliability.pgcontrol import ControlledPostgres, controlled_postgres
 
 
 @pytest.fixture
-def own_postgres(tmp_path) -> Iterator[ControlledPostgres]:
+def own_dir() -> Iterator[Path]:
+    """Outside pytest's temp folder: a second pytest session resets that folder to
+    mode 0700, which would lock the unprivileged PostgreSQL user out mid-test."""
+    path = Path(tempfile.mkdtemp(prefix="gold-fault-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def own_postgres(own_dir) -> Iterator[ControlledPostgres]:
     """A migrated PostgreSQL that this test alone may stop, freeze and restart."""
-    with controlled_postgres(tmp_path / "own-postgres") as server:
+    with controlled_postgres(own_dir / "postgres") as server:
         migrate(server.url())
         yield server
 
 
 @pytest.fixture
-def own_redis(tmp_path) -> Iterator[ControlledRedis]:
+def own_redis(own_dir) -> Iterator[ControlledRedis]:
     """A Redis that this test alone may kill and restart on the same port."""
-    server = ControlledRedis(tmp_path / "own-redis")
+    server = ControlledRedis(own_dir / "redis")
     server.start()
     try:
         yield server

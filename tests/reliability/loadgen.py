@@ -156,7 +156,7 @@ async def _record(
                 body=body,
                 headers={k: v for k, v in response.headers.items() if k.lower() == "retry-after"},
             )
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         return Sample(index, started, time.monotonic(), None, error=type(exc).__name__)
 
 

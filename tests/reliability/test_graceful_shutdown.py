@@ -144,7 +144,7 @@ async def test_sigterm_lets_accepted_requests_finish(own_postgres, tmp_path: Pat
 async def test_sigterm_under_steady_load(own_postgres, tmp_path: Path):
     """Keep-alive clients hammering the service while it stops: every request that got
     a response got a complete, successful one; none hangs; the exit is prompt."""
-    graceful, termination = manifest_timing()
+    graceful, _termination = manifest_timing()
     env = service_env(own_postgres.url(), None, GRACEFUL_TIMEOUT_SECONDS=str(graceful))
     with running_service(env, tmp_path, workers=2) as service:
         wait_until_ready(service.base_url)
