@@ -9,6 +9,8 @@ so tests never see each other's rows.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -48,8 +50,12 @@ def admin_connection(server_url: str):
 
 
 @pytest.fixture(scope="session")
-def stack_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("stack")
+def stack_dir() -> Iterator[Path]:
+    """Outside pytest's own temp folder: pytest resets that folder to mode 0700
+    when another session starts, which locks the unprivileged server user out."""
+    path = Path(tempfile.mkdtemp(prefix="gold-test-stack-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import psycopg2
 import pytest
 
 from tests.conftest import OPERATOR_KEY
@@ -100,6 +101,21 @@ class Api:
 
     async def reconcile(self) -> dict:
         return await self.call("GET", "/v1/admin/reconciliation", headers=OPERATOR, expect=200)
+
+
+@pytest.fixture
+def sql(database_url):
+    """Run SQL directly against the test database (to age rows, or to inspect them)."""
+    conn = psycopg2.connect(database_url)
+    conn.autocommit = True
+
+    def run(statement: str, params=()):
+        with conn.cursor() as cur:
+            cur.execute(statement, params)
+            return cur.fetchall() if cur.description else None
+
+    yield run
+    conn.close()
 
 
 @pytest.fixture
