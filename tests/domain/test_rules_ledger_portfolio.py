@@ -1,5 +1,5 @@
 from decimal import Decimal as D
-from itertools import islice
+from itertools import islice, pairwise
 
 import pytest
 
@@ -77,7 +77,7 @@ def test_random_walk_is_reproducible_and_bounded():
     first = list(islice(random_walk(7), 500))
     assert first == list(islice(random_walk(7), 500))
     assert first != list(islice(random_walk(8), 500))
-    for prev, cur in zip(first, first[1:], strict=False):
+    for prev, cur in pairwise(first):
         assert D("4000") <= cur.buy_price <= D("9000")
         assert cur.sell_price < cur.buy_price
         assert abs(cur.buy_price - prev.buy_price) <= prev.buy_price * D("0.002") + D("0.01")
