@@ -67,6 +67,8 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     root.setLevel(level)
     # aiohttp's own access log would duplicate the one line per request we emit.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # yoyo narrates every step of every migration; the summary line is ours.
+    logging.getLogger("yoyo").setLevel(logging.WARNING)
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
