@@ -60,7 +60,9 @@ if [[ -n "$pr" && "$(pr_head "$pr")" != "$sha" ]]; then
   pr=""
 fi
 if [[ -z "$pr" ]]; then
-  for n in $(gh api "repos/$repo/commits/$sha/pulls" --jq '.[] | select(.state == "open") | .number'); do
+  candidates="$(gh api "repos/$repo/commits/$sha/pulls" --jq '.[] | select(.state == "open") | .number')" ||
+    die "could not list the pull requests of commit $sha"
+  for n in $candidates; do
     if [[ "$(pr_head "$n")" == "$sha" ]]; then
       pr="$n"
       break
@@ -79,8 +81,10 @@ jq -Rs --argjson limit "$limit" \
   'if length > $limit then .[0:$limit] + "\n\n:warning: Comment cut to fit GitHub'"'"'s size limit.\n" else . end | {body: .}' \
   -- "$file" >"$payload"
 
-id="$(gh api --paginate "repos/$repo/issues/$pr/comments" \
-  --jq ".[] | select(.user.login == \"$author\") | select(.body | startswith(\"$MARKER\")) | .id" | head -n 1)"
+ids="$(gh api --paginate "repos/$repo/issues/$pr/comments" \
+  --jq ".[] | select(.user.login == \"$author\") | select(.body | startswith(\"$MARKER\")) | .id")" ||
+  die "could not list the comments of PR #$pr"
+id="${ids%%$'\n'*}"
 if [[ -n "$id" ]]; then
   gh api --method PATCH "repos/$repo/issues/comments/$id" --input "$payload" >/dev/null
   log "updated comment $id on PR #$pr"

@@ -55,7 +55,8 @@ base_sha="$(git rev-parse HEAD)"
 "$here/promote.sh" "$env"
 if git diff --quiet; then
   ref="$(image_ref_of "$(version_file "$env")")"
-  for n in $(open_promotion_prs ""); do
+  stale="$(open_promotion_prs "")" || die "could not list open pull requests"
+  for n in $stale; do
     gh pr close "$n" --delete-branch --comment "Closed: $env already runs \`$ref\`, the same version as $from."
     log "closed stale PR #$n"
   done
@@ -86,7 +87,8 @@ trap 'rm -f -- "$body" "$body.diff"' EXIT
 } >"$body"
 
 title="Promote gold-platform to $env: ${ref##*/}"
-existing="$(gh pr list --state open --base "$base_branch" --head "$branch" --json number --jq '.[0].number // empty')"
+existing="$(gh pr list --state open --base "$base_branch" --head "$branch" --json number --jq '.[0].number // empty')" ||
+  die "could not list open pull requests"
 if [[ -n "$existing" ]]; then
   gh pr edit "$existing" --title "$title" --body-file "$body" >/dev/null
   number="$existing"
@@ -96,7 +98,8 @@ else
   number="${url##*/}"
   log "opened PR #$number ($branch): $url"
 fi
-for n in $(open_promotion_prs "$branch"); do
+stale="$(open_promotion_prs "$branch")" || die "could not list open pull requests"
+for n in $stale; do
   gh pr close "$n" --delete-branch --comment "Superseded by #$number."
   log "closed stale PR #$n"
 done
