@@ -11,8 +11,8 @@ STATE="${IMAGE_STATE_DIR:-$ROOT/.state}"
 IMAGE_DIR="$ROOT/scripts/image"
 # The stand-in for the official base image keeps the official name, so the
 # Containerfile stays the one that builds on a machine with a registry.
-BASE_IMAGE="${BASE_IMAGE:-docker.io/library/python:3.11-slim}"
-IMAGE="${IMAGE:-localhost/gold-platform:smoke}"
+BASE_IMAGE="docker.io/library/python:3.11-slim"
+IMAGE="${SMOKE_IMAGE:-localhost/gold-platform:smoke}"
 
 mkdir -p "$STATE/containers"
 sed "s|@STATE@|$STATE|g" "$IMAGE_DIR/storage.conf.in" > "$STATE/containers/storage.conf"
@@ -22,7 +22,8 @@ export CONTAINERS_STORAGE_CONF="$STATE/containers/storage.conf"
 export CONTAINERS_REGISTRIES_CONF="$IMAGE_DIR/registries.conf"
 # Keep the HEALTHCHECK in images that podman-compose / buildah build.
 export BUILDAH_FORMAT=docker
-export ROOT STATE IMAGE_DIR BASE_IMAGE IMAGE
+SMOKE_IMAGE="$IMAGE"
+export ROOT STATE IMAGE_DIR BASE_IMAGE IMAGE SMOKE_IMAGE
 
 # now_ms: wall clock in milliseconds (for the figures the smoke test prints).
 now_ms() { date +%s%3N; }

@@ -80,7 +80,7 @@ figure "layers added over the base (gzip, as pushed)" "$(mib "$added_gz") MiB"
 
 # --- static checks on the built image ----------------------------------------
 log "tests/image/image_checks.py (runtime stage: no compiler, user 1000, labels)"
-IMAGE="$IMAGE" "$PY" -m pytest -q -p no:cacheprovider "$ROOT/tests/image/image_checks.py"
+SMOKE_IMAGE="$IMAGE" "$PY" -m pytest -q -p no:cacheprovider "$ROOT/tests/image/image_checks.py"
 
 # --- run it: containerd and podman against real PostgreSQL + Redis -----------
 log "starting a throwaway PostgreSQL and Redis (gold_platform.devstack)"

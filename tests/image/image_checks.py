@@ -2,7 +2,7 @@
 
 Run by `make image-smoke` right after it builds the image:
 
-    IMAGE=localhost/gold-platform:smoke pytest tests/image/image_checks.py
+    SMOKE_IMAGE=localhost/gold-platform:smoke pytest tests/image/image_checks.py
 
 The file name does not match `test_*.py` on purpose: `make test` does not
 collect it (it needs podman and an image built by `make image-smoke`). When
@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-IMAGE = os.environ.get("IMAGE", "localhost/gold-platform:smoke")
+IMAGE = os.environ.get("SMOKE_IMAGE", "localhost/gold-platform:smoke")
 
 # Compiler drivers and the compiler proper, by file name (glob patterns).
 COMPILER_PATTERNS = [
