@@ -24,6 +24,9 @@ log = get_logger(__name__)
 
 Isolation = Literal["READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE"]
 CONNECT_TIMEOUT_SECONDS = 3
+# Waiting longer than this for a pooled connection means the database is down
+# or saturated: answer 503 rather than queue requests without bound.
+ACQUIRE_TIMEOUT_SECONDS = CONNECT_TIMEOUT_SECONDS + 1
 POOL_METRICS_INTERVAL_SECONDS = 2.0
 
 
@@ -52,6 +55,16 @@ async def create_pool(settings: Settings) -> aiopg.Pool:
 
 
 @asynccontextmanager
+async def _connection(pool: aiopg.Pool) -> AsyncIterator[aiopg.Connection]:
+    async with asyncio.timeout(ACQUIRE_TIMEOUT_SECONDS):
+        conn = await pool.acquire()
+    try:
+        yield conn
+    finally:
+        await pool.release(conn)
+
+
+@asynccontextmanager
 async def transaction(
     pool: aiopg.Pool, isolation: Isolation = "READ COMMITTED"
 ) -> AsyncIterator[aiopg.Cursor]:
@@ -60,7 +73,7 @@ async def transaction(
     A connection left mid-transaction (e.g. it broke during ROLLBACK) is
     closed by the pool on release rather than reused.
     """
-    async with pool.acquire() as conn:
+    async with _connection(pool) as conn:
         async with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
             await cur.execute(f"BEGIN ISOLATION LEVEL {isolation}")
             try:
@@ -78,7 +91,7 @@ async def transaction(
 @asynccontextmanager
 async def autocommit(pool: aiopg.Pool) -> AsyncIterator[aiopg.Cursor]:
     """A cursor for single read statements (each runs in its own transaction)."""
-    async with pool.acquire() as conn:
+    async with _connection(pool) as conn:
         async with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
             yield cur
 
