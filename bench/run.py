@@ -129,6 +129,20 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
+def cpu_seconds(pids: list[int]) -> tuple[float, float]:
+    """(user, system) CPU seconds used so far by these processes."""
+    tick = os.sysconf("SC_CLK_TCK")
+    user = system = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        user += int(fields[11]) / tick
+        system += int(fields[12]) / tick
+    return user, system
+
+
 def start_server(
     name: str, argv: list[str], env: dict[str, str], port: int, logdir: Path, ready_path: str
 ) -> Server:
@@ -286,6 +300,7 @@ class Options:
     users: int
     partners: int
     profile: bool
+    profile_gil: bool
     out: Path
 
 
@@ -298,6 +313,7 @@ def run_wrk(
     data_file: Path,
     path: str = "/",
     profile_pids: list[int] | None = None,
+    cpu_pids: list[int] | None = None,
 ) -> dict:
     env = dict(os.environ)
     env.update(
@@ -344,6 +360,7 @@ def run_wrk(
                             "--output",
                             str(out),
                             "--nonblocking",
+                            *(["--gil"] if opts.profile_gil else []),
                         ],
                         stdout=subprocess.DEVNULL,
                         stderr=subprocess.DEVNULL,
@@ -351,6 +368,7 @@ def run_wrk(
                     out,
                 )
             )
+    cpu_before = cpu_seconds(cpu_pids or [])
     done = subprocess.run(
         [*base[:1], f"-d{opts.duration}s", *base[1:]],
         env=env,
@@ -358,6 +376,7 @@ def run_wrk(
         text=True,
         timeout=opts.duration + 30,
     )
+    cpu_after = cpu_seconds(cpu_pids or [])
     (opts.out / f"wrk-{label}.txt").write_text(done.stdout + done.stderr)
     for spy, _ in spies:
         try:
@@ -386,6 +405,14 @@ def run_wrk(
         "errors": errors,
         "error_detail": raw["errors"],
     }
+    if cpu_pids and raw["requests"]:
+        user, system = (after - before for after, before in zip(cpu_after, cpu_before))
+        # CPU the server's workers spent per request: robust to a busy machine,
+        # where requests/s and latency also measure everyone else's load.
+        result["cpu_ms_per_req"] = round(1000 * (user + system) / raw["requests"], 3)
+        result["cpu_user_sys_ms_per_req"] = [
+            round(1000 * user / raw["requests"], 3), round(1000 * system / raw["requests"], 3)
+        ]
     if "confirmed" in raw:
         result["verified"] = raw["verified"]
         result["trades"] = raw["confirmed"]
@@ -397,6 +424,7 @@ def run_wrk(
         f"{label}: {result['rps']:.0f} req/s"
         + (f", {result['trades_per_s']:.0f} trades/s" if "trades_per_s" in result else "")
         + f", p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms, errors {errors}"
+        + (f", worker CPU {result['cpu_ms_per_req']} ms/req" if "cpu_ms_per_req" in result else "")
     )
     return result
 
@@ -619,13 +647,17 @@ def build_report(results: dict) -> tuple[dict, str]:
         f"workers per server: {results['options']['workers']}; measured {results['options']['duration']} s"
         f" after {results['options']['warmup']} s warm-up; wrk threads {results['options']['wrk_threads']};"
         f" users {results['options']['users']}",
+        "load average (1/5/15 min) before: {} / after: {}".format(
+            " ".join(f"{x:.2f}" for x in results["loadavg_before"]),
+            " ".join(f"{x:.2f}" for x in results.get("loadavg_after", ())),
+        ),
         "",
-        "| scenario | target | conns | req/s | trades/s | p50 ms | p99 ms | errors | × ceiling | × peer |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| scenario | target | conns | req/s | trades/s | p50 ms | p99 ms | errors | × ceiling | × peer | worker CPU ms/req |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         lines.append(
-            "| {s} | {t} | {c} | {rps} | {tps} | {p50} | {p99} | {e} | {vc} | {vp} |".format(
+            "| {s} | {t} | {c} | {rps} | {tps} | {p50} | {p99} | {e} | {vc} | {vp} | {cpu} |".format(
                 s=row["scenario"],
                 t=row["target"],
                 c=row["connections"],
@@ -636,6 +668,7 @@ def build_report(results: dict) -> tuple[dict, str]:
                 e=fmt(row.get("errors")),
                 vc=fmt(row.get("vs_ceiling")),
                 vp=fmt(row.get("vs_peer")),
+                cpu=fmt(row.get("cpu_ms_per_req")),
             )
         )
     lines += ["", "| server | ready after start (s) | RSS per worker after the run (MB) |", "|---|---:|---|"]
@@ -730,10 +763,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--w-connections", type=int, default=32)
     parser.add_argument("--p-connections", type=int, default=32)
     parser.add_argument("--wrk-threads", type=int, default=1)
-    parser.add_argument("--users", type=int, default=400, help="users to seed (W and P pick at random)")
+    parser.add_argument("--users", type=int, default=300, help="users to seed (W and P pick at random)")
     parser.add_argument("--partners", type=int, default=4)
     parser.add_argument("--only", default="service,ceiling,peer", help="comma list of: service,ceiling,peer")
     parser.add_argument("--profile", action="store_true", help="py-spy the service's workers during R, W, P")
+    parser.add_argument(
+        "--profile-active", action="store_true",
+        help="sample every running thread, not only the one holding the GIL (on a busy machine"
+        " this counts time preempted inside syscalls as cost)",
+    )
+    parser.add_argument(
+        "--service-env", action="append", default=[], metavar="NAME=VALUE",
+        help="extra environment for the service (experiments, e.g. LOG_LEVEL=WARNING); repeatable",
+    )
     parser.add_argument("--out", type=Path, help="results folder (default bench/results/<stamp>)")
     args = parser.parse_args(argv)
 
@@ -744,6 +786,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers < 1 or args.duration < 1 or args.warmup < 0 or args.users < 2:
         print("bench: --workers/--duration/--users must be positive", file=sys.stderr)
         return 2
+    extra_env = {}
+    for item in args.service_env:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            print(f"bench: --service-env wants NAME=VALUE, not {item!r}", file=sys.stderr)
+            return 2
+        extra_env[name] = value
     parts = {p.strip() for p in args.only.split(",") if p.strip()}
     if not parts <= {"service", "ceiling", "peer"}:
         print(f"bench: --only takes service,ceiling,peer, not {args.only!r}", file=sys.stderr)
@@ -763,7 +812,7 @@ def main(argv: list[str] | None = None) -> int:
         workers=args.workers, duration=args.duration, warmup=args.warmup,
         r_connections=args.r_connections, w_connections=args.w_connections,
         p_connections=args.p_connections, wrk_threads=args.wrk_threads, users=args.users,
-        partners=args.partners, profile=args.profile, out=out,
+        partners=args.partners, profile=args.profile, profile_gil=not args.profile_active, out=out,
     )
     database_url = os.environ["DATABASE_URL"]
     operator_key = "op_" + secrets.token_urlsafe(24)
@@ -773,6 +822,10 @@ def main(argv: list[str] | None = None) -> int:
         "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in opts.__dict__.items()},
         "rows": [],
         "servers": {},
+        # The machine is shared: a high load average before or after the run
+        # means requests/s and latencies also measure someone else's work.
+        "loadavg_before": os.getloadavg(),
+        "service_env": extra_env,
     }
     data_file = out / "data.lua"
     started: list[Server] = []
@@ -788,7 +841,7 @@ def main(argv: list[str] | None = None) -> int:
         service = start_server(
             "service",
             [str(PROJECT_VENV / "bin" / "gold-platform"), "serve"],
-            server_env(os.environ, port, opts, operator_key, out / "metrics"),
+            {**server_env(os.environ, port, opts, operator_key, out / "metrics"), **extra_env},
             port, out, "/health/ready",
         )
         started.append(service)
@@ -809,7 +862,10 @@ def main(argv: list[str] | None = None) -> int:
                 ("W", "write.lua", opts.w_connections, "/"),
                 ("P", "portfolio.lua", opts.p_connections, "/"),
             ):
-                row = run_wrk(f"{scenario}-service", port, script, conns, opts, data_file, target_path, spy)
+                row = run_wrk(
+                    f"{scenario}-service", port, script, conns, opts, data_file, target_path, spy,
+                    cpu_pids=service.workers(),
+                )
                 row.update(id=f"{scenario}-service", scenario=scenario, target="service (aiohttp+aiopg)")
                 results["rows"].append(row)
         info["rss_mb_workers"] = measure_rss(service)
@@ -831,7 +887,10 @@ def main(argv: list[str] | None = None) -> int:
                 port, out, "/health/ready",
             )
             started.append(ceiling)
-            row = run_wrk("R-ceiling", port, "read.lua", opts.r_connections, opts, data_file, "/v1/rates/current")
+            row = run_wrk(
+                "R-ceiling", port, "read.lua", opts.r_connections, opts, data_file,
+                "/v1/rates/current", cpu_pids=ceiling.workers(),
+            )
             row.update(id="R-ceiling", scenario="R", target="ceiling: bare aiohttp, static body")
             results["rows"].append(row)
             results["servers"]["ceiling (bare aiohttp)"] = {
@@ -863,7 +922,10 @@ def main(argv: list[str] | None = None) -> int:
                 ("R", "read.lua", opts.r_connections, "/v1/rates/current"),
                 ("W", "write.lua", opts.w_connections, "/"),
             ):
-                row = run_wrk(f"{scenario}-peer", port, script, conns, opts, data_file, target_path)
+                row = run_wrk(
+                    f"{scenario}-peer", port, script, conns, opts, data_file, target_path,
+                    cpu_pids=peer.workers(),
+                )
                 row.update(id=f"{scenario}-peer", scenario=scenario, target="peer: FastAPI+uvicorn+SQLAlchemy+asyncpg")
                 results["rows"].append(row)
             results["servers"]["peer (FastAPI)"] = {
@@ -881,6 +943,7 @@ def main(argv: list[str] | None = None) -> int:
     order = ["R-service", "R-ceiling", "R-peer", "W-service", "W-ceiling", "W-peer", "P-service"]
     results["rows"].sort(key=lambda r: order.index(r["id"]))
     results["total_seconds"] = round(time.monotonic() - t0, 1)
+    results["loadavg_after"] = os.getloadavg()
     results, table = build_report(results)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (out / "results.md").write_text(table)
