@@ -120,7 +120,9 @@ class LoadReport:
         return f"[{self.name}] " + " ".join(f"{k}={v}" for k, v in figures.items())
 
 
-RequestFactory = Callable[[aiohttp.ClientSession, int], Awaitable[aiohttp.ClientResponse]]
+# Returns either one request (what session.get() returns, used as a context manager)
+# or an awaitable "operation" of several requests that gives (status, content_type, body).
+RequestFactory = Callable[[aiohttp.ClientSession, int], Awaitable[Any]]
 
 
 def simple_request(
@@ -139,7 +141,12 @@ async def _record(
 ) -> Sample:
     started = time.monotonic()
     try:
-        async with make(session, index) as response:
+        request = make(session, index)
+        if not hasattr(request, "__aenter__"):
+            # An operation of several requests: it returns (status, content_type, body).
+            status, content_type, body = await request
+            return Sample(index, started, time.monotonic(), status, None, content_type, body)
+        async with request as response:
             raw = await response.read()
             body: Any = None
             if keep_body:

@@ -6,9 +6,8 @@ with the binaries that PyPI's `pgserver` ships (the same ones
 data folder stay the same across `stop()` / `start()`, so a running service
 sees "the database went away and came back" rather than a new server.
 
-Only the processes started here are ever signalled: the postmaster by PID,
-and with `freeze()` its process group (the postmaster is started in a new
-session, so the group holds exactly it and the backends it forked).
+Only the processes started here are ever signalled, by PID: the postmaster,
+and with `freeze()` / `thaw()` also the backends it forked.
 """
 
 from __future__ import annotations
@@ -134,15 +133,38 @@ class ControlledPostgres:
             self.process.wait()
         return time.monotonic() - started
 
+    def _children(self) -> list[int]:
+        """PIDs of the backends and helpers our postmaster forked (from /proc)."""
+        assert self.process is not None
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.process.pid:  # fields: state, ppid, ...
+                children.append(int(stat.parent.name))
+        return children
+
+    def _signal_family(self, sig: int) -> None:
+        # Every PostgreSQL child calls setsid(), so a process-group signal would
+        # reach the postmaster only: signal each process we started, by PID.
+        assert self.process is not None
+        for pid in [self.process.pid, *self._children()]:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+
     def freeze(self) -> None:
-        """SIGSTOP the postmaster and its backends: a server that hangs, not one that refuses."""
-        assert self.running and self.process is not None
-        os.killpg(self.process.pid, signal.SIGSTOP)
+        """SIGSTOP the postmaster and every backend: a server that hangs, not one that refuses."""
+        assert self.running
+        self._signal_family(signal.SIGSTOP)
         self.frozen = True
 
     def thaw(self) -> None:
-        if self.frozen and self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGCONT)
+        if self.frozen and self.running:
+            self._signal_family(signal.SIGCONT)
         self.frozen = False
 
 
