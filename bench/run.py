@@ -694,21 +694,18 @@ def chart(results: dict, path: Path) -> None:
     groups = [
         ("R: GET rate (req/s)", "rps", ["R-service", "R-ceiling", "R-peer"]),
         ("W: trades/s (verify+confirm)", "trades_per_s", ["W-service", "W-ceiling", "W-peer"]),
-        ("P: portfolio+history (req/s)", "rps", ["P-service"]),
+        ("worker CPU per request (ms)", "cpu_ms_per_req",
+         ["R-service", "R-ceiling", "R-peer", "W-service", "W-peer", "P-service"]),
     ]
     colours = {"service": "#c9a227", "ceiling": "#7f8c8d", "peer": "#2e86c1"}
     fig, axes = plt.subplots(1, 4, figsize=(15, 4.2))
     for ax, (title, metric, ids) in zip(axes, groups):
-        present = [i for i in ids if i in by]
-        values = [by[i].get(metric) or 0 for i in present]
-        bars = ax.bar(
-            [by[i]["target"] for i in present],
-            values,
-            color=[colours[i.split("-")[1]] for i in present],
-        )
-        ax.bar_label(bars, labels=[f"{v:,.0f}" for v in values], fontsize=8)
+        present = [i for i in ids if i in by and by[i].get(metric) is not None]
+        values = [by[i][metric] for i in present]
+        bars = ax.bar(present, values, color=[colours[i.split("-")[1]] for i in present])
+        ax.bar_label(bars, labels=[f"{v:,.0f}" if v >= 10 else f"{v:.2f}" for v in values], fontsize=8)
         ax.set_title(title, fontsize=10)
-        ax.tick_params(axis="x", labelsize=7, rotation=15)
+        ax.tick_params(axis="x", labelsize=7, rotation=30)
     ax = axes[3]
     ids = [i for i in ("R-service", "R-ceiling", "R-peer", "W-service", "W-peer", "P-service") if i in by]
     p50 = [by[i].get("p50_ms") or 0 for i in ids]
@@ -721,7 +718,8 @@ def chart(results: dict, path: Path) -> None:
     ax.set_title("latency (ms); dashed = R p99 goal", fontsize=10)
     ax.legend(fontsize=8)
     fig.suptitle(
-        f"Gold Platform benchmark — {results['started']} — {results['options']['workers']} workers",
+        f"Gold Platform benchmark — {results['started']} — {results['options']['workers']} workers"
+        " — service: aiohttp+aiopg; ceiling: bare aiohttp / pgbench; peer: FastAPI+SQLAlchemy+asyncpg",
         fontsize=11,
     )
     fig.tight_layout()
