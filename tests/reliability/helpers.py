@@ -3,8 +3,10 @@ and controlling the Redis a fault test owns."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import subprocess
+import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -212,3 +214,25 @@ class ControlledRedis:
 
     def close(self) -> None:
         self._stack.close()
+
+
+@dataclass
+class Probe:
+    samples: list[tuple[float, int, str]] = field(default_factory=list)
+
+    def during(self, start: float, end: float) -> list[tuple[float, int, str]]:
+        return [s for s in self.samples if start <= s[0] < end]
+
+
+async def probe_readiness(base_url: str, stop: asyncio.Event, probe: Probe) -> None:
+    async with session_for(base_url, timeout=5) as session:
+        api = Api(session)
+        while not stop.is_set():
+            at = time.monotonic()
+            try:
+                reply = await api.call("GET", "/health/ready")
+                status = reply.body.get("status", "?") if isinstance(reply.body, dict) else "?"
+                probe.samples.append((at, reply.status, status))
+            except Exception as exc:  # the probe records, the test asserts
+                probe.samples.append((at, 0, type(exc).__name__))
+            await asyncio.sleep(0.25)

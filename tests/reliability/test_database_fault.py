@@ -9,13 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg2
 import pytest
 
-from tests.reliability.helpers import PROBLEM_JSON, Api, Partner, service_env, session_for
+from tests.reliability.helpers import (
+    PROBLEM_JSON,
+    Api,
+    Partner,
+    Probe,
+    probe_readiness,
+    service_env,
+    session_for,
+)
 from tests.reliability.loadgen import LoadReport, run_load
 from tests.running_service import running_service, wait_until_ready
 
@@ -25,28 +32,6 @@ STATEMENT_TIMEOUT_MS = 1000
 CONNECT_TIMEOUT_S = 3  # gold_platform.db.CONNECT_TIMEOUT_SECONDS
 # The longest any request may take: the pool's client-side bound.
 REQUEST_BOUND_S = STATEMENT_TIMEOUT_MS / 1000 + CONNECT_TIMEOUT_S
-
-
-@dataclass
-class Probe:
-    samples: list[tuple[float, int, str]] = field(default_factory=list)
-
-    def during(self, start: float, end: float) -> list[tuple[float, int, str]]:
-        return [s for s in self.samples if start <= s[0] < end]
-
-
-async def probe_readiness(base_url: str, stop: asyncio.Event, probe: Probe) -> None:
-    async with session_for(base_url, timeout=5) as session:
-        api = Api(session)
-        while not stop.is_set():
-            at = time.monotonic()
-            try:
-                reply = await api.call("GET", "/health/ready")
-                status = reply.body.get("status", "?") if isinstance(reply.body, dict) else "?"
-                probe.samples.append((at, reply.status, status))
-            except Exception as exc:  # the probe records, the test asserts
-                probe.samples.append((at, 0, type(exc).__name__))
-            await asyncio.sleep(0.25)
 
 
 def trading_operation(base_url: str, partner: Partner, users: list[dict], rate_id: str):
