@@ -37,7 +37,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
@@ -406,12 +405,13 @@ def run_wrk(
         "error_detail": raw["errors"],
     }
     if cpu_pids and raw["requests"]:
-        user, system = (after - before for after, before in zip(cpu_after, cpu_before))
+        user, system = (after - before for after, before in zip(cpu_after, cpu_before, strict=True))
         # CPU the server's workers spent per request: robust to a busy machine,
         # where requests/s and latency also measure everyone else's load.
         result["cpu_ms_per_req"] = round(1000 * (user + system) / raw["requests"], 3)
         result["cpu_user_sys_ms_per_req"] = [
-            round(1000 * user / raw["requests"], 3), round(1000 * system / raw["requests"], 3)
+            round(1000 * user / raw["requests"], 3),
+            round(1000 * system / raw["requests"], 3),
         ]
     if "confirmed" in raw:
         result["verified"] = raw["verified"]
@@ -496,7 +496,9 @@ def run_pgbench(label: str, script: Path, database_url: str, clients: int, opts:
     tps = float(re.search(r"tps = ([\d.]+)", done.stdout).group(1))
     latency = float(re.search(r"latency average = ([\d.]+) ms", done.stdout).group(1))
     failed = re.search(r"number of failed transactions: (\d+)", done.stdout)
-    processed = int(re.search(r"number of transactions actually processed: (\d+)", done.stdout).group(1))
+    processed = int(
+        re.search(r"number of transactions actually processed: (\d+)", done.stdout).group(1)
+    )
     result = {
         "label": label,
         "connections": clients,
@@ -546,21 +548,33 @@ def create_user_map(psql: str, database_url: str, s: Seed) -> None:
     inside its first statement (no extra round trip)."""
     rows = "\n".join(f"{u['n']}\t{u['partner_id']}\t{u['id']}" for u in s.users)
     subprocess.run(
-        [psql, "-q", "-v", "ON_ERROR_STOP=1", database_url, "-c",
-         "DROP TABLE IF EXISTS bench_users; CREATE TABLE bench_users"
-         " (n int PRIMARY KEY, partner_id uuid NOT NULL, user_id uuid NOT NULL)"],
-        check=True, capture_output=True,
+        [
+            psql,
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            database_url,
+            "-c",
+            "DROP TABLE IF EXISTS bench_users; CREATE TABLE bench_users"
+            " (n int PRIMARY KEY, partner_id uuid NOT NULL, user_id uuid NOT NULL)",
+        ],
+        check=True,
+        capture_output=True,
     )
     subprocess.run(
         [psql, "-q", "-v", "ON_ERROR_STOP=1", database_url, "-c", "\\copy bench_users FROM STDIN"],
-        input=rows + "\n", text=True, check=True, capture_output=True,
+        input=rows + "\n",
+        text=True,
+        check=True,
+        capture_output=True,
     )
 
 
 def drop_user_map(psql: str, database_url: str) -> None:
     subprocess.run(
         [psql, "-q", database_url, "-c", "DROP TABLE IF EXISTS bench_users"],
-        check=False, capture_output=True,
+        check=False,
+        capture_output=True,
     )
 
 
@@ -571,7 +585,11 @@ def pg_tool(name: str) -> str:
     """PostgreSQL client tools: the ones bundled with pgserver (same major version
     as devstack's server) when present, else the system's."""
     bundled = next(
-        iter(sorted((PROJECT_VENV / "lib").glob(f"python3*/site-packages/pgserver/pginstall/bin/{name}"))),
+        iter(
+            sorted(
+                (PROJECT_VENV / "lib").glob(f"python3*/site-packages/pgserver/pginstall/bin/{name}")
+            )
+        ),
         None,
     )
     if bundled is not None:
@@ -671,7 +689,11 @@ def build_report(results: dict) -> tuple[dict, str]:
                 cpu=fmt(row.get("cpu_ms_per_req")),
             )
         )
-    lines += ["", "| server | ready after start (s) | RSS per worker after the run (MB) |", "|---|---:|---|"]
+    lines += [
+        "",
+        "| server | ready after start (s) | RSS per worker after the run (MB) |",
+        "|---|---:|---|",
+    ]
     for name, info in results["servers"].items():
         lines.append(
             f"| {name} | {fmt(info.get('ready_seconds'))} | "
@@ -694,20 +716,29 @@ def chart(results: dict, path: Path) -> None:
     groups = [
         ("R: GET rate (req/s)", "rps", ["R-service", "R-ceiling", "R-peer"]),
         ("W: trades/s (verify+confirm)", "trades_per_s", ["W-service", "W-ceiling", "W-peer"]),
-        ("worker CPU per request (ms)", "cpu_ms_per_req",
-         ["R-service", "R-ceiling", "R-peer", "W-service", "W-peer", "P-service"]),
+        (
+            "worker CPU per request (ms)",
+            "cpu_ms_per_req",
+            ["R-service", "R-ceiling", "R-peer", "W-service", "W-peer", "P-service"],
+        ),
     ]
     colours = {"service": "#c9a227", "ceiling": "#7f8c8d", "peer": "#2e86c1"}
     fig, axes = plt.subplots(1, 4, figsize=(15, 4.2))
-    for ax, (title, metric, ids) in zip(axes, groups):
+    for ax, (title, metric, ids) in zip(axes, groups, strict=False):
         present = [i for i in ids if i in by and by[i].get(metric) is not None]
         values = [by[i][metric] for i in present]
         bars = ax.bar(present, values, color=[colours[i.split("-")[1]] for i in present])
-        ax.bar_label(bars, labels=[f"{v:,.0f}" if v >= 10 else f"{v:.2f}" for v in values], fontsize=8)
+        ax.bar_label(
+            bars, labels=[f"{v:,.0f}" if v >= 10 else f"{v:.2f}" for v in values], fontsize=8
+        )
         ax.set_title(title, fontsize=10)
         ax.tick_params(axis="x", labelsize=7, rotation=30)
     ax = axes[3]
-    ids = [i for i in ("R-service", "R-ceiling", "R-peer", "W-service", "W-peer", "P-service") if i in by]
+    ids = [
+        i
+        for i in ("R-service", "R-ceiling", "R-peer", "W-service", "W-peer", "P-service")
+        if i in by
+    ]
     p50 = [by[i].get("p50_ms") or 0 for i in ids]
     p99 = [by[i].get("p99_ms") or 0 for i in ids]
     x = range(len(ids))
@@ -730,7 +761,9 @@ def chart(results: dict, path: Path) -> None:
 # --------------------------------------------------------------------------- main
 
 
-def server_env(base: dict[str, str], port: int, opts: Options, operator_key: str, metrics: Path) -> dict[str, str]:
+def server_env(
+    base: dict[str, str], port: int, opts: Options, operator_key: str, metrics: Path
+) -> dict[str, str]:
     env = dict(base)
     env.update(
         HOST="127.0.0.1",
@@ -754,24 +787,36 @@ def measure_rss(server: Server) -> list[float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workers", type=int, default=2, help="workers per server (default 2 = cores)")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="workers per server (default 2 = cores)"
+    )
     parser.add_argument("--duration", type=int, default=10, help="measured seconds per scenario")
     parser.add_argument("--warmup", type=int, default=3, help="warm-up seconds per scenario")
     parser.add_argument("--r-connections", type=int, default=64)
     parser.add_argument("--w-connections", type=int, default=32)
     parser.add_argument("--p-connections", type=int, default=32)
     parser.add_argument("--wrk-threads", type=int, default=1)
-    parser.add_argument("--users", type=int, default=300, help="users to seed (W and P pick at random)")
-    parser.add_argument("--partners", type=int, default=4)
-    parser.add_argument("--only", default="service,ceiling,peer", help="comma list of: service,ceiling,peer")
-    parser.add_argument("--profile", action="store_true", help="py-spy the service's workers during R, W, P")
     parser.add_argument(
-        "--profile-active", action="store_true",
+        "--users", type=int, default=300, help="users to seed (W and P pick at random)"
+    )
+    parser.add_argument("--partners", type=int, default=4)
+    parser.add_argument(
+        "--only", default="service,ceiling,peer", help="comma list of: service,ceiling,peer"
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="py-spy the service's workers during R, W, P"
+    )
+    parser.add_argument(
+        "--profile-active",
+        action="store_true",
         help="sample every running thread, not only the one holding the GIL (on a busy machine"
         " this counts time preempted inside syscalls as cost)",
     )
     parser.add_argument(
-        "--service-env", action="append", default=[], metavar="NAME=VALUE",
+        "--service-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
         help="extra environment for the service (experiments, e.g. LOG_LEVEL=WARNING); repeatable",
     )
     parser.add_argument("--out", type=Path, help="results folder (default bench/results/<stamp>)")
@@ -779,7 +824,10 @@ def main(argv: list[str] | None = None) -> int:
 
     for name in ("DATABASE_URL", "REDIS_URL"):
         if not os.environ.get(name):
-            print(f"bench: {name} is not set (run through `make bench` or gold_platform.devstack)", file=sys.stderr)
+            print(
+                f"bench: {name} is not set (run through `make bench` or gold_platform.devstack)",
+                file=sys.stderr,
+            )
             return 2
     if args.workers < 1 or args.duration < 1 or args.warmup < 0 or args.users < 2:
         print("bench: --workers/--duration/--users must be positive", file=sys.stderr)
@@ -807,10 +855,18 @@ def main(argv: list[str] | None = None) -> int:
     out = (args.out or BENCH / "results" / stamp).resolve()
     out.mkdir(parents=True, exist_ok=True)
     opts = Options(
-        workers=args.workers, duration=args.duration, warmup=args.warmup,
-        r_connections=args.r_connections, w_connections=args.w_connections,
-        p_connections=args.p_connections, wrk_threads=args.wrk_threads, users=args.users,
-        partners=args.partners, profile=args.profile, profile_gil=not args.profile_active, out=out,
+        workers=args.workers,
+        duration=args.duration,
+        warmup=args.warmup,
+        r_connections=args.r_connections,
+        w_connections=args.w_connections,
+        p_connections=args.p_connections,
+        wrk_threads=args.wrk_threads,
+        users=args.users,
+        partners=args.partners,
+        profile=args.profile,
+        profile_gil=not args.profile_active,
+        out=out,
     )
     database_url = os.environ["DATABASE_URL"]
     operator_key = "op_" + secrets.token_urlsafe(24)
@@ -832,7 +888,9 @@ def main(argv: list[str] | None = None) -> int:
         log("migrating the database (gold-platform migrate)")
         subprocess.run(
             [str(PROJECT_VENV / "bin" / "gold-platform"), "migrate"],
-            env={**os.environ, "LOG_LEVEL": "WARNING"}, check=True, capture_output=True,
+            env={**os.environ, "LOG_LEVEL": "WARNING"},
+            check=True,
+            capture_output=True,
         )
         # ---------------------------------------------------------------- service
         port = free_port()
@@ -840,18 +898,26 @@ def main(argv: list[str] | None = None) -> int:
             "service",
             [str(PROJECT_VENV / "bin" / "gold-platform"), "serve"],
             {**server_env(os.environ, port, opts, operator_key, out / "metrics"), **extra_env},
-            port, out, "/health/ready",
+            port,
+            out,
+            "/health/ready",
         )
         started.append(service)
         log(f"seeding {args.partners} partners, a rate, {args.users} users with one trade each")
         s = seed(Api(port), operator_key, args.partners, args.users, stamp)
         write_lua_data(data_file, s)
-        status, sample_trade, _ = Api(port).call(
-            "POST", "/v1/transactions/buy", s.users[0]["key"],
+        _, sample_trade, _ = Api(port).call(
+            "POST",
+            "/v1/transactions/buy",
+            s.users[0]["key"],
             {"user_id": s.users[0]["id"], "rate_id": s.rate_id, "amount": BUY_AMOUNT},
         )
         (out / "rate-body.json").write_bytes(s.rate_body)
-        results["seed"] = {"rate_id": s.rate_id, "rate_body_bytes": len(s.rate_body), "users": len(s.users)}
+        results["seed"] = {
+            "rate_id": s.rate_id,
+            "rate_body_bytes": len(s.rate_body),
+            "users": len(s.users),
+        }
         info = {"ready_seconds": service.ready_seconds, "workers": opts.workers}
         if "service" in parts:
             spy = service.workers() if opts.profile else None
@@ -861,10 +927,19 @@ def main(argv: list[str] | None = None) -> int:
                 ("P", "portfolio.lua", opts.p_connections, "/"),
             ):
                 row = run_wrk(
-                    f"{scenario}-service", port, script, conns, opts, data_file, target_path, spy,
+                    f"{scenario}-service",
+                    port,
+                    script,
+                    conns,
+                    opts,
+                    data_file,
+                    target_path,
+                    spy,
                     cpu_pids=service.workers(),
                 )
-                row.update(id=f"{scenario}-service", scenario=scenario, target="service (aiohttp+aiopg)")
+                row.update(
+                    id=f"{scenario}-service", scenario=scenario, target="service (aiohttp+aiopg)"
+                )
                 results["rows"].append(row)
         info["rss_mb_workers"] = measure_rss(service)
         info["rss_mb_master"] = rss_mb(service.process.pid)
@@ -877,22 +952,40 @@ def main(argv: list[str] | None = None) -> int:
             ceiling = start_server(
                 "ceiling",
                 [
-                    str(PROJECT_VENV / "bin" / "gunicorn"), "--chdir", str(BENCH),
-                    "-k", "aiohttp.GunicornWebWorker", "-w", str(opts.workers),
-                    "-b", f"127.0.0.1:{port}", "--keep-alive", "75", "ceiling_app:app",
+                    str(PROJECT_VENV / "bin" / "gunicorn"),
+                    "--chdir",
+                    str(BENCH),
+                    "-k",
+                    "aiohttp.GunicornWebWorker",
+                    "-w",
+                    str(opts.workers),
+                    "-b",
+                    f"127.0.0.1:{port}",
+                    "--keep-alive",
+                    "75",
+                    "ceiling_app:app",
                 ],
                 {**os.environ, "BENCH_CEILING_BODY_FILE": str(out / "rate-body.json")},
-                port, out, "/health/ready",
+                port,
+                out,
+                "/health/ready",
             )
             started.append(ceiling)
             row = run_wrk(
-                "R-ceiling", port, "read.lua", opts.r_connections, opts, data_file,
-                "/v1/rates/current", cpu_pids=ceiling.workers(),
+                "R-ceiling",
+                port,
+                "read.lua",
+                opts.r_connections,
+                opts,
+                data_file,
+                "/v1/rates/current",
+                cpu_pids=ceiling.workers(),
             )
             row.update(id="R-ceiling", scenario="R", target="ceiling: bare aiohttp, static body")
             results["rows"].append(row)
             results["servers"]["ceiling (bare aiohttp)"] = {
-                "ready_seconds": ceiling.ready_seconds, "rss_mb_workers": measure_rss(ceiling),
+                "ready_seconds": ceiling.ready_seconds,
+                "rss_mb_workers": measure_rss(ceiling),
             }
             ceiling.stop()
             started.remove(ceiling)
@@ -908,12 +1001,23 @@ def main(argv: list[str] | None = None) -> int:
             peer = start_server(
                 "peer",
                 [
-                    str(BENCH_VENV / "bin" / "uvicorn"), "--app-dir", str(BENCH / "peer"),
-                    "--host", "127.0.0.1", "--port", str(port), "--workers", str(opts.workers),
-                    "--log-level", "warning", "app:app",
+                    str(BENCH_VENV / "bin" / "uvicorn"),
+                    "--app-dir",
+                    str(BENCH / "peer"),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--workers",
+                    str(opts.workers),
+                    "--log-level",
+                    "warning",
+                    "app:app",
                 ],
                 server_env(os.environ, port, opts, operator_key, out / "metrics-peer"),
-                port, out, "/health/ready",
+                port,
+                out,
+                "/health/ready",
             )
             started.append(peer)
             for scenario, script, conns, target_path in (
@@ -921,19 +1025,33 @@ def main(argv: list[str] | None = None) -> int:
                 ("W", "write.lua", opts.w_connections, "/"),
             ):
                 row = run_wrk(
-                    f"{scenario}-peer", port, script, conns, opts, data_file, target_path,
+                    f"{scenario}-peer",
+                    port,
+                    script,
+                    conns,
+                    opts,
+                    data_file,
+                    target_path,
                     cpu_pids=peer.workers(),
                 )
-                row.update(id=f"{scenario}-peer", scenario=scenario, target="peer: FastAPI+uvicorn+SQLAlchemy+asyncpg")
+                row.update(
+                    id=f"{scenario}-peer",
+                    scenario=scenario,
+                    target="peer: FastAPI+uvicorn+SQLAlchemy+asyncpg",
+                )
                 results["rows"].append(row)
             results["servers"]["peer (FastAPI)"] = {
-                "ready_seconds": peer.ready_seconds, "rss_mb_workers": measure_rss(peer),
+                "ready_seconds": peer.ready_seconds,
+                "rss_mb_workers": measure_rss(peer),
             }
             peer.stop()
             started.remove(peer)
     except (BenchError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
         detail = getattr(exc, "stderr", None)
-        print(f"bench: {exc}{(': ' + detail.decode(errors='replace')[-800:]) if isinstance(detail, bytes) else ''}", file=sys.stderr)
+        print(
+            f"bench: {exc}{(': ' + detail.decode(errors='replace')[-800:]) if isinstance(detail, bytes) else ''}",
+            file=sys.stderr,
+        )
         return 1
     finally:
         for server in started:
@@ -952,7 +1070,9 @@ def main(argv: list[str] | None = None) -> int:
     if out.parent == latest.parent:
         latest.symlink_to(out.name)
     print(table)
-    print(f"results: {out} (results.json, results.md, chart.png); {results['total_seconds']} s in all")
+    print(
+        f"results: {out} (results.json, results.md, chart.png); {results['total_seconds']} s in all"
+    )
     return 0
 
 

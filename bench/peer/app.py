@@ -83,14 +83,17 @@ app = FastAPI(lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None
 
 
 def problem(status: int, slug: str, detail: str) -> HTTPException:
-    return HTTPException(status, detail={"type": f"https://gold.example/problems/{slug}", "detail": detail})
+    return HTTPException(
+        status, detail={"type": f"https://gold.example/problems/{slug}", "detail": detail}
+    )
 
 
 @app.exception_handler(HTTPException)
 async def _problem_response(request: Request, exc: HTTPException) -> Response:
     body = exc.detail if isinstance(exc.detail, dict) else {"detail": exc.detail}
     return JSONResponse(
-        {"status": exc.status_code, **body}, status_code=exc.status_code,
+        {"status": exc.status_code, **body},
+        status_code=exc.status_code,
         media_type="application/problem+json",
     )
 
@@ -170,15 +173,19 @@ async def current_rate(who: Principal) -> Response:
     if body is None:
         async with engine.connect() as conn:
             row = (
-                await conn.execute(
-                    text(
-                        "SELECT id, currency, buy_price, sell_price, tax_rate, source,"
-                        " published_at, valid_until FROM rates WHERE currency = :c"
-                        " ORDER BY published_at DESC LIMIT 1"
-                    ),
-                    {"c": CURRENCY},
+                (
+                    await conn.execute(
+                        text(
+                            "SELECT id, currency, buy_price, sell_price, tax_rate, source,"
+                            " published_at, valid_until FROM rates WHERE currency = :c"
+                            " ORDER BY published_at DESC LIMIT 1"
+                        ),
+                        {"c": CURRENCY},
+                    )
                 )
-            ).mappings().first()
+                .mappings()
+                .first()
+            )
         if row is None:
             raise problem(404, "no-rate", "No rate has been published yet.")
         with_tax = (row["buy_price"] * (1 + row["tax_rate"])).quantize(CENT, ROUND_CEILING)
@@ -323,9 +330,15 @@ def fingerprint(method: str, path: str, body: dict | None) -> bytes:
 async def run_once(partner_id: str, key: str | None, fp: bytes, work) -> tuple[int, dict]:
     async with engine.begin() as conn:
         if key is not None:
-            claimed = (await conn.execute(SQL["claim"], {"p": partner_id, "k": key, "h": fp})).first()
+            claimed = (
+                await conn.execute(SQL["claim"], {"p": partner_id, "k": key, "h": fp})
+            ).first()
             if claimed is None:
-                prior = (await conn.execute(SQL["stored"], {"p": partner_id, "k": key})).mappings().first()
+                prior = (
+                    (await conn.execute(SQL["stored"], {"p": partner_id, "k": key}))
+                    .mappings()
+                    .first()
+                )
                 if bytes(prior["request_hash"]) != fp:
                     raise problem(422, "idempotency-key-reused", "Key reused with another body.")
                 return prior["response_status"], prior["response_body"]
@@ -369,16 +382,28 @@ async def verify_buy(
         if user["balance_grams"] + grams > KYC_THRESHOLD and user["kyc_status"] != "verified":
             raise problem(403, "kyc-required", "KYC verification required.")
         row = (
-            await conn.execute(
-                SQL["insert_tx"],
-                {
-                    "p": partner_id, "u": user_id, "r": rate_id, "q": quoted_in,
-                    "c": CURRENCY, "g": grams, "ppg": rate["buy_price"],
-                    "tr": rate["tax_rate"], "pre": pre_tax, "tax": total - pre_tax,
-                    "tot": total, "exp": float(TRADE_EXPIRY_SECONDS),
-                },
+            (
+                await conn.execute(
+                    SQL["insert_tx"],
+                    {
+                        "p": partner_id,
+                        "u": user_id,
+                        "r": rate_id,
+                        "q": quoted_in,
+                        "c": CURRENCY,
+                        "g": grams,
+                        "ppg": rate["buy_price"],
+                        "tr": rate["tax_rate"],
+                        "pre": pre_tax,
+                        "tax": total - pre_tax,
+                        "tot": total,
+                        "exp": float(TRADE_EXPIRY_SECONDS),
+                    },
+                )
             )
-        ).mappings().first()
+            .mappings()
+            .first()
+        )
         return 201, tx_json(row)
 
     body = trade.model_dump(mode="json", exclude_none=True)
@@ -400,8 +425,10 @@ async def confirm(
 
     async def work(conn: AsyncConnection):
         tx = (
-            await conn.execute(SQL["lock_tx"], {"p": partner_id, "t": transaction_id})
-        ).mappings().first()
+            (await conn.execute(SQL["lock_tx"], {"p": partner_id, "t": transaction_id}))
+            .mappings()
+            .first()
+        )
         if tx is None:
             raise problem(404, "not-found", "The transaction does not exist.")
         if tx["status"] == "confirmed":
@@ -409,8 +436,10 @@ async def confirm(
         if tx["status"] != "pending" or tx["past_expiry"]:
             raise problem(409, "transaction-expired", "Not confirmable.")
         holding = (
-            await conn.execute(SQL["lock_holding"], {"p": partner_id, "u": tx["user_id"]})
-        ).mappings().first()
+            (await conn.execute(SQL["lock_holding"], {"p": partner_id, "u": tx["user_id"]}))
+            .mappings()
+            .first()
+        )
         grams, total = tx["grams"], tx["total_amount"]
         if holding["balance"] + grams > KYC_THRESHOLD and holding["kyc_status"] != "verified":
             raise problem(403, "kyc-required", "KYC verification required.")
@@ -422,9 +451,14 @@ async def confirm(
         await conn.execute(
             SQL["entries"],
             {
-                "t": transaction_id, "ga": holding["gold_account_id"],
-                "ma": holding["money_account_id"], "c": tx["currency"],
-                "g": grams, "ng": -grams, "m": total, "nm": -total,
+                "t": transaction_id,
+                "ga": holding["gold_account_id"],
+                "ma": holding["money_account_id"],
+                "c": tx["currency"],
+                "g": grams,
+                "ng": -grams,
+                "m": total,
+                "nm": -total,
             },
         )
         row = (await conn.execute(SQL["settle"], {"t": transaction_id})).mappings().first()
