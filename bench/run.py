@@ -1065,9 +1065,9 @@ def main(argv: list[str] | None = None) -> int:
     (out / "results.md").write_text(table)
     chart(results, out / "chart.png")
     latest = BENCH / "results" / "latest"
-    if latest.is_symlink() or latest.exists():
-        latest.unlink()
     if out.parent == latest.parent:
+        if latest.is_symlink() or latest.exists():
+            latest.unlink()
         latest.symlink_to(out.name)
     print(table)
     print(
