@@ -17,8 +17,9 @@ from .migrations import head_id
 from .observability.logs import configure_logging, get_logger
 from .routes import add_routes
 from .services import expiry
+from .services.rates import CurrentRate
 from .settings import Settings
-from .state import CACHE, DB_POOL, MIGRATIONS_HEAD, SETTINGS
+from .state import CACHE, CURRENT_RATE, DB_POOL, MIGRATIONS_HEAD, SETTINGS
 
 log = get_logger(__name__)
 
@@ -45,6 +46,7 @@ async def _cache(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     cache = Cache.from_url(settings.redis_url, max_connections=settings.database_pool_max * 2)
     app[CACHE] = cache
+    app[CURRENT_RATE] = CurrentRate(app[DB_POOL], cache, settings.currency)
     yield
     await cache.close()
 

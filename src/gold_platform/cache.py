@@ -18,6 +18,8 @@ from .observability.metrics import CACHE_OPERATIONS
 log = get_logger(__name__)
 
 SOCKET_TIMEOUT_SECONDS = 0.25
+# New connections get longer: under a burst the event loop itself may be late.
+CONNECT_TIMEOUT_SECONDS = 1.0
 BACKOFF_SECONDS = 1.0
 
 
@@ -35,7 +37,7 @@ class Cache:
             max_connections=max_connections,
             timeout=SOCKET_TIMEOUT_SECONDS,
             socket_timeout=SOCKET_TIMEOUT_SECONDS,
-            socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
+            socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
         )
         return cls(redis.Redis(connection_pool=pool))
 

@@ -50,6 +50,9 @@ class _Gunicorn(BaseApplication):
             "child_exit": _child_exit,
             "proc_name": "gold-platform",
             "worker_tmp_dir": "/tmp",
+            # Import and build the app once in the master; workers fork ready to
+            # serve. Pools and clients open per worker, in cleanup_ctx, after fork.
+            "preload_app": True,
         }.items():
             self.cfg.set(key, value)
         # gunicorn >= 25 opens a control socket under $HOME: nothing uses it, and

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import redis as redis_sync
 
+from gold_platform.services.rates import CurrentRate
 from tests.api.conftest import OPERATOR
 
 
@@ -20,8 +21,10 @@ async def test_current_rate_is_served_from_redis_when_warm(api, partner, rate, s
     assert (await api.call("GET", "/v1/rates/current", headers=partner.headers))[
         "buy_price"
     ] == "6000.00"
-    # Without the cache entry, PostgreSQL answers (and refills it).
+    # Without the cache entry, PostgreSQL answers (and refills it), once the
+    # worker's half-second copy has aged out.
     redis_sync.Redis.from_url(redis_url).delete("rate:current:INR")
+    await asyncio.sleep(CurrentRate.LOCAL_TTL_SECONDS)
     assert (await api.call("GET", "/v1/rates/current", headers=partner.headers))[
         "buy_price"
     ] == "1.00"

@@ -10,7 +10,7 @@ from aiohttp import web
 from ..db import autocommit
 from ..domain.money import money
 from ..services import rates as rate_service
-from ..state import CACHE, DB_POOL, SETTINGS
+from ..state import CACHE, CURRENT_RATE, DB_POOL, SETTINGS
 from ..store import rates
 from .auth import require_operator
 from .bodies import json_body
@@ -21,9 +21,7 @@ MAX_BUCKETS = 2000
 
 
 async def current(request: web.Request) -> web.Response:
-    body = await rate_service.current_rate_body(
-        request.app[DB_POOL], request.app[CACHE], request.app[SETTINGS].currency
-    )
+    body = await request.app[CURRENT_RATE].body()
     if body is None:
         raise Problem(404, "no-rate", "No Rate", "No rate has been published yet.")
     return web.Response(body=body, content_type="application/json")
@@ -105,4 +103,5 @@ async def publish(request: web.Request) -> web.Response:
         valid_seconds=settings.rate_validity_seconds,
         source="operator-api",
     )
+    request.app[CURRENT_RATE].forget()
     return web.json_response(rate, status=201)

@@ -1,7 +1,9 @@
 """structlog set-up: JSON lines in production, a readable console in development.
 
-Standard-library logging (aiohttp, gunicorn, yoyo) is routed through the same
-processors so that nothing reaches stdout as a bare traceback.
+The service's own events (one per request) take structlog's direct path:
+filtered by level before any work, rendered once, written to stdout. Standard
+library logging (aiohttp, gunicorn, yoyo) is routed through the same
+processors by a formatter, so nothing reaches stdout as a bare traceback.
 """
 
 from __future__ import annotations
@@ -13,10 +15,28 @@ import structlog
 
 _SHARED_PROCESSORS: list[structlog.typing.Processor] = [
     structlog.contextvars.merge_contextvars,
-    structlog.stdlib.add_log_level,
-    structlog.stdlib.add_logger_name,
+    structlog.processors.add_log_level,
     structlog.processors.TimeStamper(fmt="iso", utc=True),
 ]
+
+
+class _StdoutLogger:
+    """structlog's final sink: one line to sys.stdout as it is at each event
+    (test capture and process managers may swap it)."""
+
+    def __init__(self, name: str = "") -> None:
+        self.name = name
+
+    def msg(self, message: str) -> None:
+        sys.stdout.write(message + "\n")
+        sys.stdout.flush()
+
+    debug = info = warning = warn = error = critical = exception = fatal = msg
+
+
+def _add_logger_name(logger: _StdoutLogger, method_name: str, event_dict: dict) -> dict:
+    event_dict["logger"] = logger.name
+    return event_dict
 
 
 class _StdoutHandler(logging.StreamHandler):
@@ -44,16 +64,13 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
         exception_processors = []
 
     structlog.configure(
-        processors=[
-            *_SHARED_PROCESSORS,
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-        ],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        processors=[*_SHARED_PROCESSORS, _add_logger_name, *exception_processors, renderer],
+        logger_factory=_StdoutLogger,
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         cache_logger_on_first_use=True,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=_SHARED_PROCESSORS,
+        foreign_pre_chain=[*_SHARED_PROCESSORS, structlog.stdlib.add_logger_name],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             *exception_processors,
@@ -71,5 +88,5 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     logging.getLogger("yoyo").setLevel(logging.WARNING)
 
 
-def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:
     return structlog.get_logger(name)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from decimal import Decimal
 
 import aiopg
@@ -47,6 +49,40 @@ async def current_rate_body(pool: aiopg.Pool, cache: Cache, currency: str) -> by
     body = json.dumps(rate_json(row)).encode()
     await cache.set(_cache_key(currency), body, CACHE_TTL_SECONDS)
     return body
+
+
+class CurrentRate:
+    """The current rate as each worker serves it: kept in process for
+    LOCAL_TTL_SECONDS, refreshed by one request at a time (the others await the
+    same refresh), so a burst of reads costs one Redis read, not one each."""
+
+    LOCAL_TTL_SECONDS = 0.5
+
+    def __init__(self, pool: aiopg.Pool, cache: Cache, currency: str) -> None:
+        self._pool, self._cache, self._currency = pool, cache, currency
+        self._body: bytes | None = None
+        self._fresh_until = 0.0
+        self._refreshing: asyncio.Future[bytes | None] | None = None
+
+    async def body(self) -> bytes | None:
+        if self._body is not None and time.monotonic() < self._fresh_until:
+            return self._body
+        if self._refreshing is None:
+            self._refreshing = asyncio.ensure_future(self._refresh())
+        return await asyncio.shield(self._refreshing)
+
+    def forget(self) -> None:
+        """After a publish in this worker, do not serve the previous rate locally."""
+        self._fresh_until = 0.0
+
+    async def _refresh(self) -> bytes | None:
+        try:
+            body = await current_rate_body(self._pool, self._cache, self._currency)
+            if body is not None:
+                self._body, self._fresh_until = body, time.monotonic() + self.LOCAL_TTL_SECONDS
+            return body
+        finally:
+            self._refreshing = None
 
 
 async def publish(
