@@ -9,6 +9,7 @@ probe.py free-port                print a free loopback TCP port
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import sys
 import time
@@ -16,9 +17,16 @@ import urllib.error
 import urllib.request
 
 
-def _get(url: str, timeout: float = 3.0) -> tuple[int, str, bytes]:
+def _get(
+    url: str,
+    timeout: float = 3.0,
+    method: str = "GET",
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, str, bytes]:
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.headers.get("Content-Type", ""), response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.headers.get("Content-Type", ""), exc.read()
@@ -42,8 +50,21 @@ def cmd_wait(args: argparse.Namespace) -> int:
 
 
 def cmd_get(args: argparse.Namespace) -> int:
+    headers: dict[str, str] = {}
+    body: bytes | None = None
+    if getattr(args, "bearer_env", None):
+        token = os.environ.get(args.bearer_env, "")
+        if not token:
+            print(f"probe: environment variable {args.bearer_env} is empty", file=sys.stderr)
+            return 2
+        headers["Authorization"] = f"Bearer {token}"
+    if getattr(args, "json", None) is not None:
+        body = args.json.encode()
+        headers["Content-Type"] = "application/json"
     try:
-        status, ctype, body = _get(args.url)
+        status, ctype, body = _get(
+            args.url, method=getattr(args, "method", "GET"), body=body, headers=headers
+        )
     except (urllib.error.URLError, OSError) as exc:
         print(f"probe: {args.url}: {exc}", file=sys.stderr)
         return 1
@@ -77,6 +98,14 @@ def main() -> int:
     get.add_argument("--expect", type=int, default=200)
     get.add_argument("--show", type=int, default=0, help="print the first N bytes of the body")
     get.set_defaults(func=cmd_get)
+    request = sub.add_parser("request")
+    request.add_argument("method", choices=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    request.add_argument("url")
+    request.add_argument("--json", help="request body (JSON text)")
+    request.add_argument("--bearer-env", help="environment variable holding the bearer token")
+    request.add_argument("--expect", type=int, default=200)
+    request.add_argument("--show", type=int, default=0, help="print the first N bytes of the body")
+    request.set_defaults(func=cmd_get)
     free = sub.add_parser("free-port")
     free.set_defaults(func=cmd_free_port)
     args = parser.parse_args()

@@ -39,6 +39,7 @@ ctr_() { ctr --address "$SOCK" --namespace "$NS" "$@"; }
 
 # Environment for the service (secrets stay out of argv; file mode 600).
 ENV_FILE="$SMOKE_DIR/app.env"
+OPERATOR_KEY="smoke-operator-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 (
     umask 077
     {
@@ -48,7 +49,7 @@ ENV_FILE="$SMOKE_DIR/app.env"
         echo "WEB_CONCURRENCY=2"
         echo "GRACEFUL_TIMEOUT_SECONDS=$GRACE"
         echo "LOG_FORMAT=json"
-        echo "OPERATOR_API_KEY=smoke-operator-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+        echo "OPERATOR_API_KEY=$OPERATOR_KEY"
     } > "$ENV_FILE"
 )
 
@@ -154,11 +155,28 @@ grep -qx 'rootfs=read-only' "$SMOKE_DIR/identity.txt" || die "root filesystem is
 grep -qx 'tmp=writable' "$SMOKE_DIR/identity.txt" || die "/tmp is not writable"
 figure "containerd: user / root fs / capabilities" "uid 1000, read-only, none"
 
-# One real API call, and the metrics endpoint (multiprocess files live in /tmp).
-API_PATH="${SMOKE_API_PATH:-/v1/openapi.json}"
-log "API: GET $API_PATH"
-probe get "$BASE_URL$API_PATH" | sed 's/^/[image]   /'
-probe get "$BASE_URL/metrics" --show 0 | sed 's/^/[image]   metrics: /'
+# Real API calls through PostgreSQL (and Redis): the operator publishes a
+# rate, a partner created with the image's own CLI reads it back. Keys travel
+# in environment variables, never in argv. Then the OpenAPI document and the
+# metrics (multiprocess files in the tmpfs /tmp).
+log "API: POST /v1/admin/rates (operator), create-partner (CLI), GET /v1/rates/current (partner)"
+API_OPERATOR_KEY="$OPERATOR_KEY" probe request POST "$BASE_URL/v1/admin/rates" \
+    --bearer-env API_OPERATOR_KEY --json '{"buy_price": "6543.21", "sell_price": "6400.00"}' \
+    --expect 201 | sed 's/^/[image]   publish rate: /'
+partner_out="$(ctr_ tasks exec --exec-id "partner-$RUN_ID" "$SVC" gold-platform create-partner "smoke-$RUN_ID" 2>&1)" \
+    || die "gold-platform create-partner failed: $partner_out"
+partner_key="$(sed -n 's/^api key (shown once, store it now): //p' <<< "$partner_out")"
+[ -n "$partner_key" ] || die "create-partner printed no key"
+API_PARTNER_KEY="$partner_key" probe request GET "$BASE_URL/v1/rates/current" \
+    --bearer-env API_PARTNER_KEY --expect 200 --show 400 > "$SMOKE_DIR/rate.txt" \
+    || { cat "$SMOKE_DIR/rate.txt"; die "GET /v1/rates/current failed"; }
+sed 's/^/[image]   rates\/current: /' "$SMOKE_DIR/rate.txt"
+grep -q '"6543.21"' "$SMOKE_DIR/rate.txt" || die "GET /v1/rates/current did not return the published rate"
+probe request GET "$BASE_URL/v1/rates/current" --expect 401 > /dev/null \
+    || die "GET /v1/rates/current without a key was not 401"
+figure "API under containerd" "rate published (201), read by a new partner (200), no key 401"
+probe get "$BASE_URL/v1/openapi.json" | sed 's/^/[image]   openapi: /'
+probe get "$BASE_URL/metrics" | sed 's/^/[image]   metrics: /'
 
 # The image's HEALTHCHECK command, run inside the container as containerd
 # would for an exec probe (containerd itself ignores HEALTHCHECK).
