@@ -45,6 +45,9 @@ if ! podman build --pull=never --format docker \
     die "podman build failed (full log: $SMOKE_DIR/build.log)"
 fi
 cached=$(grep -c -- '--> Using cache' "$SMOKE_DIR/build.log" || true)
+# Old dangling images (earlier builds) would pile up under .state/; the last
+# hour's are kept as the layer cache of the next build.
+podman image prune --force --filter until=1h > /dev/null 2>&1 || true
 figure "build time (podman build)" "$(elapsed "$start") s (${cached} steps from layer cache)"
 
 # --- sizes -------------------------------------------------------------------
