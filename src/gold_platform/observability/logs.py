@@ -60,7 +60,7 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
         renderer: structlog.typing.Processor = structlog.processors.JSONRenderer()
         exception_processors = [structlog.processors.dict_tracebacks]
     else:
-        renderer = structlog.dev.ConsoleRenderer()
+        renderer = structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty())
         exception_processors = []
 
     structlog.configure(
