@@ -62,20 +62,21 @@ SELECT g.id AS gold_account_id, g.balance, g.cost_basis,
  WHERE u.partner_id = ':partner_id' AND u.id = ':user_id'
    FOR UPDATE OF g
 \gset h_
-UPDATE accounts SET balance = balance + {{GRAMS}}, cost_basis = :h_cost_basis + {{TOTAL}}
- WHERE id = ':h_gold_account_id';
-UPDATE accounts SET balance = balance + {{NEG_TOTAL}} WHERE id = ':h_money_account_id';
-INSERT INTO ledger_entries (transaction_id, account_id, unit, amount) VALUES
-    (':v_id', ':h_gold_account_id'::uuid, 'XAU_G', {{GRAMS}}),
-    (':v_id', (SELECT id FROM accounts WHERE user_id IS NULL AND kind = 'vault_gold' AND unit = 'XAU_G'),
-     'XAU_G', {{NEG_GRAMS}}),
-    (':v_id', ':h_money_account_id'::uuid, '{{CURRENCY}}', {{NEG_TOTAL}}),
-    (':v_id', (SELECT id FROM accounts WHERE user_id IS NULL AND kind = 'treasury_money' AND unit = '{{CURRENCY}}'),
-     '{{CURRENCY}}', {{TOTAL}});
-WITH t AS (
-    UPDATE transactions
-       SET status = 'confirmed',
-           settled_at = CASE WHEN 'confirmed' = 'confirmed' THEN now() END
+WITH gold AS (
+    UPDATE accounts SET balance = balance + {{GRAMS}}, cost_basis = :h_cost_basis + {{TOTAL}}
+     WHERE id = ':h_gold_account_id'
+), money AS (
+    UPDATE accounts SET balance = balance + {{NEG_TOTAL}} WHERE id = ':h_money_account_id'
+), entries AS (
+    INSERT INTO ledger_entries (transaction_id, account_id, unit, amount) VALUES
+        (':v_id', ':h_gold_account_id'::uuid, 'XAU_G', {{GRAMS}}),
+        (':v_id', (SELECT id FROM accounts WHERE user_id IS NULL AND kind = 'vault_gold' AND unit = 'XAU_G'),
+         'XAU_G', {{NEG_GRAMS}}),
+        (':v_id', ':h_money_account_id'::uuid, '{{CURRENCY}}', {{NEG_TOTAL}}),
+        (':v_id', (SELECT id FROM accounts WHERE user_id IS NULL AND kind = 'treasury_money' AND unit = '{{CURRENCY}}'),
+         '{{CURRENCY}}', {{TOTAL}})
+), t AS (
+    UPDATE transactions SET status = 'confirmed', settled_at = now()
      WHERE id = ':v_id'
     RETURNING *
 )

@@ -68,11 +68,10 @@ async def confirm(
             holding["kyc_status"] == "verified",
         )
     sign = 1 if side == "buy" else -1
-    await transactions.post_settlement(
+    settled = await transactions.settle(
         cur,
         transaction_id,
         {"user_gold": holding["gold_account_id"], "user_money": holding["money_account_id"]},
-        tx["currency"],
         ledger.settlement_postings(side, grams, total, tx["currency"]),
         gold_change=sign * grams,
         money_change=-sign * total,
@@ -80,7 +79,7 @@ async def confirm(
             side, holding["cost_basis"], holding["balance"], grams, total
         ),
     )
-    return await transactions.set_status(cur, transaction_id, "confirmed"), True
+    return settled, True
 
 
 async def cancel(cur, partner_id: str, transaction_id: str) -> dict:
@@ -89,7 +88,7 @@ async def cancel(cur, partner_id: str, transaction_id: str) -> dict:
         raise NotFound("The transaction does not exist.")
     if not rules.check_cancellable(rules.effective_status(tx["status"], tx["past_expiry"])):
         return tx
-    return await transactions.set_status(cur, transaction_id, "cancelled")
+    return await transactions.cancel(cur, transaction_id)
 
 
 async def attest_kyc(cur, partner_id: str, user_id: str) -> dict:

@@ -74,64 +74,75 @@ async def get(cur, partner_id: str, transaction_id: str, *, lock: bool = False) 
     return await cur.fetchone()
 
 
-async def set_status(cur, transaction_id: str, status: str) -> dict:
+async def cancel(cur, transaction_id: str) -> dict:
     await cur.execute(
         f"""
         WITH t AS (
-            UPDATE transactions
-               SET status = %s,
-                   settled_at = CASE WHEN %s = 'confirmed' THEN now() END
-             WHERE id = %s
-            RETURNING *
+            UPDATE transactions SET status = 'cancelled' WHERE id = %s RETURNING *
         )
         SELECT {_COLUMNS} FROM t
         """,
-        (status, status, transaction_id),
+        (transaction_id,),
     )
     return await cur.fetchone()
 
 
-async def post_settlement(
+async def settle(
     cur,
     transaction_id: str,
     user_accounts: dict[str, str],
-    currency: str,
     postings: Sequence[Posting],
     gold_change: Decimal,
     money_change: Decimal,
     cost_basis: Decimal,
-) -> None:
-    """Ledger entries plus the user's materialised balances, in the caller's transaction.
+) -> dict:
+    """Confirms a trade in one statement: the user's materialised balances, the
+    ledger entries and the status change, inside the caller's transaction.
 
     Platform accounts (vault, treasury) are not materialised: every trade
     would otherwise queue on their single row. Their balance is the sum of
     their entries, which reconciliation computes.
     """
-    await cur.execute(
-        "UPDATE accounts SET balance = balance + %s, cost_basis = %s WHERE id = %s",
-        (gold_change, cost_basis, user_accounts["user_gold"]),
-    )
-    await cur.execute(
-        "UPDATE accounts SET balance = balance + %s WHERE id = %s",
-        (money_change, user_accounts["user_money"]),
-    )
-    rows = []
-    params: list[object] = []
+    entry_rows = []
+    entry_params: list[object] = []
     for posting in postings:
         if posting.account in user_accounts:
-            rows.append("(%s, %s::uuid, %s, %s)")
-            params += [transaction_id, user_accounts[posting.account], posting.unit, posting.amount]
+            entry_rows.append("(%s, %s::uuid, %s, %s)")
+            entry_params += [transaction_id, user_accounts[posting.account]]
         else:
-            rows.append(
+            entry_rows.append(
                 "(%s, (SELECT id FROM accounts WHERE user_id IS NULL AND kind = %s AND unit = %s),"
                 " %s, %s)"
             )
-            params += [transaction_id, posting.account, posting.unit, posting.unit, posting.amount]
+            entry_params += [transaction_id, posting.account, posting.unit]
+        entry_params += [posting.unit, posting.amount]
     await cur.execute(
-        "INSERT INTO ledger_entries (transaction_id, account_id, unit, amount) VALUES "
-        + ", ".join(rows),
-        params,
+        f"""
+        WITH gold AS (
+            UPDATE accounts SET balance = balance + %s, cost_basis = %s WHERE id = %s
+        ), money AS (
+            UPDATE accounts SET balance = balance + %s WHERE id = %s
+        ), entries AS (
+            INSERT INTO ledger_entries (transaction_id, account_id, unit, amount)
+            VALUES {", ".join(entry_rows)}
+        ), t AS (
+            UPDATE transactions SET status = 'confirmed', settled_at = now()
+             WHERE id = %s
+            RETURNING *
+        )
+        SELECT {_COLUMNS} FROM t
+        """,
+        [
+            gold_change,
+            cost_basis,
+            user_accounts["user_gold"],
+            money_change,
+            user_accounts["user_money"],
+            *entry_params,
+            transaction_id,
+        ],
     )
+    return await cur.fetchone()
 
 
 async def list_for_user(
