@@ -7,9 +7,12 @@ left to do.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from yoyo import get_backend, read_migrations
+from yoyo.backends import DatabaseBackend
 
 from .observability.logs import get_logger
 
@@ -17,14 +20,19 @@ log = get_logger(__name__)
 LOCK_TIMEOUT_SECONDS = 60
 
 
-def _backend(database_url: str):
-    return get_backend(database_url)
+@contextmanager
+def _backend(database_url: str) -> Iterator[DatabaseBackend]:
+    """yoyo keeps its connection open; close it, or the database stays "in use"."""
+    backend = get_backend(database_url)
+    try:
+        yield backend
+    finally:
+        backend.connection.close()
 
 
 def apply(database_url: str, migrations_dir: Path) -> list[str]:
-    backend = _backend(database_url)
     migrations = read_migrations(str(migrations_dir))
-    with backend.lock(timeout=LOCK_TIMEOUT_SECONDS):
+    with _backend(database_url) as backend, backend.lock(timeout=LOCK_TIMEOUT_SECONDS):
         pending = backend.to_apply(migrations)
         backend.apply_migrations(pending)
     applied = [m.id for m in pending]
@@ -34,9 +42,8 @@ def apply(database_url: str, migrations_dir: Path) -> list[str]:
 
 def rollback(database_url: str, migrations_dir: Path, count: int = 1) -> list[str]:
     """Roll back the newest `count` applied migrations."""
-    backend = _backend(database_url)
     migrations = read_migrations(str(migrations_dir))
-    with backend.lock(timeout=LOCK_TIMEOUT_SECONDS):
+    with _backend(database_url) as backend, backend.lock(timeout=LOCK_TIMEOUT_SECONDS):
         to_rollback = backend.to_rollback(migrations)[:count]
         backend.rollback_migrations(to_rollback)
     rolled_back = [m.id for m in to_rollback]

@@ -46,14 +46,36 @@ async def json_body(request: web.Request, schema_name: str) -> dict[str, Any]:
     raw = await request.read()  # bounded by client_max_size (MAX_BODY_BYTES): 413 beyond
     try:
         body = json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # RecursionError: absurdly deep nesting ([[[[...) is malformed input, not a crash.
         raise Problem(
             400, "malformed-json", "Malformed JSON", f"The body is not valid JSON: {exc}"
         ) from None
-    errors = _field_errors(schema_name, body)
+    errors = _field_errors(schema_name, body) or _unstorable_strings(body)
     if errors:
         raise validation_failed(errors)
     return body
+
+
+def _unstorable_strings(body: Any, path: str = "") -> list[dict[str, str]]:
+    """PostgreSQL text cannot hold NUL, and UTF-8 cannot hold lone surrogates
+    (JSON's "\\ud800"): refuse both as field errors instead of failing on insert."""
+    if isinstance(body, dict):
+        return [
+            e for k, v in body.items() for e in _unstorable_strings(v, f"{path}/{k}".lstrip("/"))
+        ]
+    if isinstance(body, list):
+        return [
+            e for i, v in enumerate(body) for e in _unstorable_strings(v, f"{path}/{i}".lstrip("/"))
+        ]
+    if isinstance(body, str):
+        try:
+            body.encode("utf-8")
+        except UnicodeEncodeError:
+            return [{"field": path, "message": "contains an unpaired surrogate"}]
+        if "\x00" in body:
+            return [{"field": path, "message": "contains a NUL character"}]
+    return []
 
 
 def _reject_constant(name: str) -> None:

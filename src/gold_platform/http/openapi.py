@@ -293,7 +293,7 @@ _IDEMPOTENCY_KEY = {
 
 
 def _path_id(name: str) -> dict:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+    return {"name": name, "in": "path", "required": True, "schema": _UUID}
 
 
 def _operation(
