@@ -15,8 +15,12 @@ LOCK              := requirements.lock
 
 reliability: reliability-tests lock-check secret-scan audit ## issue 8: reliability/security tests, lock check, secret scan, pip-audit
 
-reliability-tests: $(VENV)/.installed $(RELIABILITY_STAMP) ## faults, load, graceful shutdown, races, rate limits, fuzzing, access control (~5 min)
+FIGURES := .cache/reliability/figures.txt
+
+reliability-tests: $(VENV)/.installed $(RELIABILITY_STAMP) ## faults, load, graceful shutdown, races, rate limits, fuzzing, access control (~3 min)
+	rm -f $(FIGURES)
 	$(VENV)/bin/pytest -p no:cacheprovider -rxX tests/reliability tests/security
+	@echo "--- figures ($(FIGURES)) ---"; cat $(FIGURES)
 
 reliability-fast: $(VENV)/.installed $(RELIABILITY_STAMP) ## the same without the slow (multi-process, fault) tests
 	$(VENV)/bin/pytest -p no:cacheprovider -rxX -m 'not slow' tests/reliability tests/security

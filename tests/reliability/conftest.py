@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -12,16 +11,6 @@ import pytest
 
 from tests.reliability.helpers import ControlledRedis, migrate
 from tests.reliability.pgcontrol import ControlledPostgres, controlled_postgres
-
-
-@pytest.fixture(autouse=True)
-def _template_released(request):
-    """Work-around (reported to the lead): `gold_platform.migrations.apply` never
-    closes yoyo's connection, so the migrated template database stays "in use"
-    until the garbage collector runs, and `CREATE DATABASE ... TEMPLATE` fails."""
-    if "database_url" in request.fixturenames:
-        request.getfixturevalue("template_database")
-        gc.collect()
 
 
 @pytest.fixture

@@ -236,3 +236,16 @@ async def probe_readiness(base_url: str, stop: asyncio.Event, probe: Probe) -> N
             except Exception as exc:  # the probe records, the test asserts
                 probe.samples.append((at, 0, type(exc).__name__))
             await asyncio.sleep(0.25)
+
+
+FIGURES = REPO / ".cache" / "reliability" / "figures.txt"
+
+
+def show_figures(*parts: object) -> None:
+    """Print a test's figures and keep them in .cache/reliability/figures.txt
+    (`make reliability-tests` shows that file after the run)."""
+    text = " ".join(str(p) for p in parts).strip()
+    print("\n" + text)
+    FIGURES.parent.mkdir(parents=True, exist_ok=True)
+    with FIGURES.open("a") as out:
+        out.write(text + "\n")

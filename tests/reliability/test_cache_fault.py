@@ -14,7 +14,14 @@ from pathlib import Path
 import pytest
 import redis as redis_sync
 
-from tests.reliability.helpers import Api, Probe, probe_readiness, service_env, session_for
+from tests.reliability.helpers import (
+    Api,
+    Probe,
+    probe_readiness,
+    service_env,
+    session_for,
+    show_figures,
+)
 from tests.reliability.loadgen import run_load
 from tests.running_service import running_service, wait_until_ready
 
@@ -72,7 +79,7 @@ async def test_redis_killed_under_load(database_url, own_redis, tmp_path: Path):
     during = report.between(fault_start, restoring)
     served_rates = {s.body["rate_id"] for s in report.samples if s.ok}
     ready_during = probe.during(fault_start + 1.5, restoring)
-    print(
+    show_figures(
         "\n"
         + report.summary(
             outage_s=round(fault_end - fault_start, 2),

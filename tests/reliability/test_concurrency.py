@@ -13,7 +13,7 @@ import aiohttp
 import psycopg2
 import pytest
 
-from tests.reliability.helpers import Api, service_env, session_for
+from tests.reliability.helpers import Api, service_env, session_for, show_figures
 from tests.running_service import running_service, wait_until_ready
 
 pytestmark = pytest.mark.slow
@@ -84,7 +84,7 @@ async def test_concurrent_sell_confirms_never_overdraw(service, database_url):
     refused = [r for r in replies if r.status == 409]
     others = [(r.status, r.body) for r in replies if r.status not in (200, 409)]
     sold = sum(Decimal(r.body["grams"]) for r in confirmed)
-    print(
+    show_figures(
         f"\n[sell-race] confirms={attempts} succeeded={len(confirmed)} "
         f"insufficient_balance={len(refused)} other={len(others)} seconds={elapsed:.2f} "
         f"balance_before={balance} sold={sold} balance_after={final['balance_grams']} "
@@ -158,7 +158,7 @@ async def test_one_idempotency_key_one_transaction(service, database_url):
 
     canonical = {json.dumps(r.body, sort_keys=True) for r in verifies}
     confirm_bodies = {json.dumps(r.body, sort_keys=True) for r in confirms}
-    print(
+    show_figures(
         f"\n[idempotency-race] copies={copies} verify_statuses={sorted({r.status for r in verifies})} "
         f"distinct_verify_bodies={len(canonical)} confirm_statuses={sorted({r.status for r in confirms})} "
         f"distinct_confirm_bodies={len(confirm_bodies)} "
@@ -186,7 +186,7 @@ async def test_same_key_different_body_is_refused(service):
         first = await api.call("POST", "/v1/users", headers=headers, json={"external_id": "a"})
         second = await api.call("POST", "/v1/users", headers=headers, json={"external_id": "b"})
         again = await api.call("POST", "/v1/users", headers=headers, json={"external_id": "a"})
-    print(
+    show_figures(
         f"\n[idempotency-reuse] first={first.status} other_body={second.status} same={again.status}"
     )
     assert first.status == 201

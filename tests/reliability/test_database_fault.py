@@ -22,6 +22,7 @@ from tests.reliability.helpers import (
     probe_readiness,
     service_env,
     session_for,
+    show_figures,
 )
 from tests.reliability.loadgen import LoadReport, run_load
 from tests.running_service import running_service, wait_until_ready
@@ -110,7 +111,7 @@ def _print_and_check_outage(
     failed = [s for s in report.samples if not s.ok]
     recovered = report.time_to_recover(fault_end)
     ready_during = probe.during(fault_start + 2.5, restoring - 2.0)
-    print(
+    show_figures(
         "\n"
         + report.summary(
             fault=label,
@@ -175,7 +176,7 @@ async def test_postgres_stopped_under_load(own_postgres, redis_url, tmp_path: Pa
     state = ledger_state(own_postgres.url())
     confirmed_by_client = sum(1 for s in report.samples if s.ok)
     straddling = sum(1 for s in report.samples if s.started < fault_start <= s.finished)
-    print(
+    show_figures(
         f"[db-stopped] ledger={state} confirmed_seen_by_clients={confirmed_by_client} "
         f"in_flight_at_stop={straddling} workers_booted={workers_booted}"
     )
@@ -235,7 +236,7 @@ async def test_postgres_hangs_under_load(own_postgres, redis_url, tmp_path: Path
         latency_bound=REQUEST_BOUND_S + 1.0,
     )
     state = ledger_state(own_postgres.url())
-    print(f"[db-hung] ledger={state} workers_booted={workers_booted}")
+    show_figures(f"[db-hung] ledger={state} workers_booted={workers_booted}")
     assert workers_booted == 2, "a worker was restarted: recovery must be in-process"
     assert recovered < 10
     assert state["entries_without_confirm"] == 0

@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 import yaml
 
-from tests.reliability.helpers import REPO, Api, service_env, session_for
+from tests.reliability.helpers import REPO, Api, service_env, session_for, show_figures
 from tests.reliability.loadgen import run_load
 from tests.running_service import running_service, wait_until_ready
 
@@ -49,7 +49,7 @@ def test_manifest_leaves_room_for_the_graceful_timeout():
     elif "exec" in pre_stop:
         numbers = [int(w) for w in pre_stop["exec"]["command"] if str(w).isdigit()]
         pre_stop_seconds = max(numbers, default=0)
-    print(
+    show_figures(
         f"\ngraceful_timeout={graceful}s preStop={pre_stop_seconds}s "
         f"terminationGracePeriodSeconds={termination}s"
     )
@@ -131,7 +131,7 @@ async def test_sigterm_lets_accepted_requests_finish(own_postgres, tmp_path: Pat
         code = await asyncio.to_thread(service.process.wait, graceful + 5)
         exited_after = time.monotonic() - signalled
         statuses = sorted(r.status for r in replies)
-        print(
+        show_figures(
             f"\n[graceful-shutdown] held={held} in_flight_at_signal={in_flight:.0f} "
             f"succeeded={statuses.count(200)} failed={held - statuses.count(200)} "
             f"new_connections_refused_after={refused_after and round(refused_after, 3)}s "
@@ -191,7 +191,7 @@ async def test_sigterm_under_steady_load(own_postgres, tmp_path: Path):
     straddling = [s for s in report.samples if s.started < signalled <= s.finished]
     after = [s for s in report.samples if s.started >= signalled]
     answered = [s for s in report.samples if s.status is not None]
-    print(
+    show_figures(
         "\n"
         + report.summary(
             before_signal=len(before),

@@ -10,7 +10,14 @@ import aiohttp
 import pytest
 
 from gold_platform.devstack import free_port
-from tests.reliability.helpers import PROBLEM_JSON, Api, Partner, service_env, session_for
+from tests.reliability.helpers import (
+    PROBLEM_JSON,
+    Api,
+    Partner,
+    service_env,
+    session_for,
+    show_figures,
+)
 from tests.running_service import running_service, wait_until_ready
 
 pytestmark = pytest.mark.slow
@@ -60,7 +67,7 @@ async def test_limit_is_shared_by_all_workers_through_redis(database_url, redis_
         replies = await _burst(service.base_url, first, LIMIT + 15)
         other = await _burst(service.base_url, second, 5)
     statuses = [r.status for r in replies]
-    print(
+    show_figures(
         f"\n[rate-limit-redis] limit={LIMIT}/min sent={len(replies)} "
         f"ok={statuses.count(200)} limited={statuses.count(429)} "
         f"retry_after={sorted({r.headers.get('Retry-After') for r in replies if r.status == 429})} "
@@ -87,7 +94,7 @@ async def test_limit_still_holds_without_redis(database_url, tmp_path: Path):
         async with session_for(service.base_url) as session:
             ready = await Api(session).call("GET", "/health/ready")
     statuses = [r.status for r in replies]
-    print(
+    show_figures(
         f"\n[rate-limit-no-redis] limit={LIMIT}/min per worker, workers={workers} sent={sent} "
         f"ok={statuses.count(200)} limited={statuses.count(429)} seconds={elapsed:.2f} "
         f"readiness={ready.status}:{ready.body['status']}"

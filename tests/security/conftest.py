@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-import gc
 from dataclasses import dataclass
 
 import pytest
 
 from tests.reliability.helpers import Api, Partner
-
-
-@pytest.fixture(autouse=True)
-def _template_released(request):
-    """See tests/reliability/conftest.py: the migrated template keeps a leaked
-    connection until the garbage collector closes it."""
-    if "database_url" in request.fixturenames:
-        request.getfixturevalue("template_database")
-        gc.collect()
 
 
 @dataclass

@@ -13,7 +13,7 @@ import pytest
 from gold_platform.http import auth
 from gold_platform.routes import API_ROUTES
 from tests.conftest import OPERATOR_KEY
-from tests.reliability.helpers import OPERATOR, PROBLEM_JSON
+from tests.reliability.helpers import OPERATOR, PROBLEM_JSON, show_figures
 
 PUBLIC = {"/v1/openapi.json", "/v1/docs"}
 
@@ -64,7 +64,7 @@ async def test_every_route_refuses_missing_or_bad_keys(client, method, path):
         assert response.content_type == PROBLEM_JSON
         assert body["type"].endswith("/unauthorized")
         assert response.headers.get("WWW-Authenticate", "").startswith("Bearer")
-    print(f"\n[no-key] {method} {path}: {statuses}")
+    show_figures(f"\n[no-key] {method} {path}: {statuses}")
 
 
 async def test_public_documents_need_no_key(client):
@@ -78,7 +78,7 @@ async def test_public_documents_need_no_key(client):
 )
 async def test_operator_routes_refuse_partner_keys(world, method, path):
     reply = await world.api.call(method, path, headers=world.alice.headers, json={"name": "x"})
-    print(f"\n[partner-on-operator-route] {method} {path}: {reply.status}")
+    show_figures(f"\n[partner-on-operator-route] {method} {path}: {reply.status}")
     assert reply.status == 403, reply.body
     assert reply.content_type == PROBLEM_JSON
     assert reply.body["type"].endswith("/forbidden")
@@ -119,7 +119,7 @@ async def test_other_partners_ids_look_exactly_like_missing_ones(world, database
         alices = {"user_id": world.alice_user["id"], "transaction_id": world.alice_tx["id"]}
         foreign = await api.call(method, concrete(path, alices), headers=bob.headers, json=body)
         missing = await api.call(method, concrete(path), headers=bob.headers, json=body)
-        print(
+        show_figures(
             f"\n[cross-tenant] {method} {path}: foreign={foreign.status} missing={missing.status}"
         )
         assert foreign.status == 404, foreign.body
@@ -170,7 +170,7 @@ async def test_keys_are_stored_hashed(world, database_url):
         )
         assert secret.encode() not in stored and partner.key.encode() not in stored
         assert bytes(row["key_hash"]) == hashlib.sha256(secret.encode()).digest()
-        print(f"\n[key-storage] columns={columns} key_id={key_id} secret stored: no")
+        show_figures(f"\n[key-storage] columns={columns} key_id={key_id} secret stored: no")
 
 
 async def test_wrong_secret_for_a_real_key_id_is_refused(world):

@@ -10,7 +10,6 @@ into the handlers (pricing, the ledger) rather than stopping at 404.
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import urllib.request
@@ -21,7 +20,7 @@ import pytest
 
 from gold_platform.http.openapi import document
 from tests.conftest import OPERATOR_KEY, admin_connection, database_url_for
-from tests.reliability.helpers import service_env
+from tests.reliability.helpers import service_env, show_figures
 from tests.running_service import running_service, wait_until_ready
 
 # Both are asked for in setup.cfg's dev extra; `make reliability` installs them anyway.
@@ -54,7 +53,6 @@ def _post(base_url: str, path: str, key: str, body: dict) -> dict:
 
 @pytest.fixture(scope="module")
 def fuzz_target(pg_server_url, template_database, redis_server_url, tmp_path_factory):
-    gc.collect()  # see tests/security/conftest.py: release the template's leaked connection
     name = f"gp_fuzz_{uuid.uuid4().hex[:12]}"
     conn = admin_connection(pg_server_url)
     with conn.cursor() as cur:
@@ -83,8 +81,10 @@ def fuzz_target(pg_server_url, template_database, redis_server_url, tmp_path_fac
                 "ids": {**ids, "transaction_id": pending["id"]},
                 "service": service,
             }
-            print(f"\n[fuzz] responses by operation and status: {dict(sorted(TALLY.items()))}")
-            print(f"[fuzz] total requests={sum(TALLY.values())} max_examples={MAX_EXAMPLES}")
+            show_figures(
+                f"\n[fuzz] responses by operation and status: {dict(sorted(TALLY.items()))}"
+            )
+            show_figures(f"[fuzz] total requests={sum(TALLY.values())} max_examples={MAX_EXAMPLES}")
     finally:
         with conn.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
@@ -106,7 +106,7 @@ def test_served_document_is_the_fuzzed_one(fuzz_target):
     operations = sum(
         1 for item in served["paths"].values() for method in item if method in ("get", "post")
     )
-    print(f"\n[fuzz] served document: {len(served['paths'])} paths, {operations} operations")
+    show_figures(f"\n[fuzz] served document: {len(served['paths'])} paths, {operations} operations")
     assert operations >= 15
 
 

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.reliability.helpers import OPERATOR, PROBLEM_JSON, table_counts
+from tests.reliability.helpers import OPERATOR, PROBLEM_JSON, show_figures, table_counts
 
 INJECTIONS = [
     "' OR '1'='1",
@@ -86,7 +86,7 @@ async def test_malformed_and_wrongly_shaped_bodies(client, world, database_url):
             status, ctype, raw = await _send(client, method, path, headers, data=data)
             _assert_problem(status, ctype, raw, {400, 422}, f"{path} {label}")
             seen.setdefault(label, set()).add(status)
-    print(f"\n[malformed] statuses by case: { {k: sorted(v) for k, v in seen.items()} }")
+    show_figures(f"\n[malformed] statuses by case: { {k: sorted(v) for k, v in seen.items()} }")
     assert table_counts(database_url) == before
 
 
@@ -120,21 +120,11 @@ async def test_huge_bodies_are_refused(client, world, database_url, settings):
         data = json.dumps({"name": "y" * (limit // 3), "external_id": "y" * (limit // 3)})
         status, ctype, raw = await _send(client, method, path, headers, data=data.encode())
         _assert_problem(status, ctype, raw, {422}, f"{path} big")
-    print(f"\n[huge] limit={limit} bytes: 413 above it, 422 for oversized fields below it")
+    show_figures(f"\n[huge] limit={limit} bytes: 413 above it, 422 for oversized fields below it")
     assert table_counts(database_url) == before
 
 
-BUG_1 = pytest.mark.xfail(
-    strict=True,
-    reason="BUG-1: json.loads raises RecursionError on deep nesting; http/bodies.py "
-    "json_body catches only UnicodeDecodeError/ValueError, so the answer is 500",
-)
-
-
-@pytest.mark.parametrize(
-    "depth",
-    [100, pytest.param(5_000, marks=BUG_1), pytest.param(30_000, marks=BUG_1)],
-)
+@pytest.mark.parametrize("depth", [100, 5_000, 30_000])  # BUG-1 (fixed in 8a6001c)
 async def test_deeply_nested_json(client, world, database_url, depth):
     """A nesting bomb fits easily under MAX_BODY_BYTES; it must be a 4xx, not a crash."""
     before = table_counts(database_url)
@@ -155,11 +145,9 @@ async def test_nul_and_unpaired_surrogates_in_strings(client, world, database_ur
             data = json.dumps(body).encode()  # ensure_ascii: \u0000 / \ud800 escapes
             status, _ctype, _raw = await _send(client, method, path, headers, data=data)
             outcomes[f"{path} {label}"] = status
-    print(f"\n[nul-surrogate] {outcomes}")
+    show_figures(f"\n[nul-surrogate] {outcomes}")
     for where, status in outcomes.items():
-        if where.startswith("/v1/admin/partners "):
-            continue  # BUG-2, guarded by test_partner_name_with_nul_or_surrogate below
-        if where.startswith("/v1/users "):
+        if where.startswith(("/v1/admin/partners ", "/v1/users ")):  # BUG-2 (fixed)
             assert status in (400, 422), (where, status)
         else:  # no free-text field on this route: the body is otherwise valid
             assert status < 500, (where, status)
@@ -169,18 +157,14 @@ async def test_nul_and_unpaired_surrogates_in_strings(client, world, database_ur
     assert after["users"] == before["users"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG-2: a NUL or an unpaired surrogate in a partner name reaches psycopg2 and "
-    "gives 500 (CreatePartner's schema in http/openapi.py allows any character)",
-)
 @pytest.mark.parametrize("value", ["a\u0000b", "a\ud800b"], ids=["nul", "surrogate"])
 async def test_partner_name_with_nul_or_surrogate(client, database_url, value):
+    """BUG-2 (fixed in 8a6001c): these reached psycopg2 and gave 500."""
     before = table_counts(database_url)
     status, ctype, raw = await _send(
         client, "POST", "/v1/admin/partners", OPERATOR, data=json.dumps({"name": value}).encode()
     )
-    print(f"\n[partner-name] {value!r}: {status}")
+    show_figures(f"\n[partner-name] {value!r}: {status}")
     _assert_problem(status, ctype, raw, {400, 422}, f"partner name {value!r}")
     assert table_counts(database_url) == before
 
@@ -256,7 +240,7 @@ async def test_sql_injection_in_every_text_field(client, world, database_url):
             assert reply.status == 404, (template, attack, reply.status)
             note(f"path {template}", reply.status)
 
-    print(
+    show_figures(
         f"\n[sql-injection] {len(INJECTIONS)} strings; statuses: { {k: sorted(v) for k, v in statuses.items()} }"
     )
     assert table_counts(database_url) == before, "an injection attempt stored something"
@@ -280,7 +264,7 @@ async def test_free_text_is_stored_verbatim_never_executed(client, world, databa
         )
         assert key_reply.status == 201, key_reply.body
     after = table_counts(database_url)
-    print(f"\n[free-text] before={before} after={after}")
+    show_figures(f"\n[free-text] before={before} after={after}")
     assert after["partners"] == before["partners"] + len(INJECTIONS)
     assert after["users"] == before["users"] + len(INJECTIONS)
     assert after["idempotency_keys"] == before["idempotency_keys"] + len(INJECTIONS)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.helpers import REPO
+from tests.reliability.helpers import REPO, show_figures
 
 LOCK_CHECK = REPO / "scripts" / "security" / "lock_check.py"
 SECRET_SCAN = REPO / "scripts" / "security" / "secret-scan.sh"
@@ -29,7 +29,7 @@ def lock_check(setup_cfg: Path, lock: Path) -> subprocess.CompletedProcess:
 
 def test_lock_pins_and_hashes_every_runtime_dependency():
     result = lock_check(REPO / "setup.cfg", REPO / "requirements.lock")
-    print(f"\n{result.stdout.strip()}{result.stderr.strip()}")
+    show_figures(f"\n{result.stdout.strip()}{result.stderr.strip()}")
     assert result.returncode == 0, result.stderr
 
 
@@ -79,7 +79,7 @@ def test_repository_history_has_no_secrets():
         check=False,
         env={"GITLEAKS": str(GITLEAKS), "PATH": "/usr/bin:/bin"},
     )
-    print(f"\n{result.stdout.strip()} {result.stderr.strip()[-300:]}")
+    show_figures(f"\n{result.stdout.strip()} {result.stderr.strip()[-300:]}")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -135,7 +135,9 @@ def test_secret_scan_catches_planted_secrets(tmp_path, path, text, caught):
         text=True,
         check=False,
     )
-    print(f"\n[secret-scan] {path}: exit={result.returncode} (expected {'1' if caught else '0'})")
+    show_figures(
+        f"\n[secret-scan] {path}: exit={result.returncode} (expected {'1' if caught else '0'})"
+    )
     assert result.returncode == (1 if caught else 0), result.stdout + result.stderr
 
 
