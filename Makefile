@@ -35,8 +35,8 @@ test: venv tools ## the whole test suite, against real PostgreSQL and Redis
 lint: lint-python lint-shell ## static checks (fragments add more)
 
 lint-python: venv
-	$(VENV)/bin/ruff check src tests
-	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
 
 lint-shell: venv
 	@files=$$(git ls-files '*.sh' .ci/run); \

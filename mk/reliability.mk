@@ -5,10 +5,9 @@
 GITLEAKS_VERSION  := v8.30.0
 GITLEAKS          := $(TOOLS)/bin/gitleaks
 GITLEAKS_STAMP    := $(TOOLS)/.gitleaks-$(GITLEAKS_VERSION)
-# Test and supply-chain tools, pinned (also wanted in setup.cfg's dev extra; until
-# they are there, `reliability-deps` installs them into .venv).
-RELIABILITY_PKGS  := schemathesis==4.32.5 hypothesis==6.170.17 pip-audit==2.10.1 pip-tools==7.6.2
-RELIABILITY_STAMP := $(VENV)/.reliability-deps
+# Test and supply-chain tools (schemathesis, hypothesis, pip-audit, pip-tools)
+# are pinned in setup.cfg's dev extra, so the project venv has them.
+RELIABILITY_STAMP := $(VENV)/.installed
 LOCK              := requirements.lock
 
 .PHONY: reliability reliability-tests reliability-fast reliability-deps secret-scan audit lock lock-check
@@ -26,10 +25,6 @@ reliability-fast: $(VENV)/.installed $(RELIABILITY_STAMP) ## the same without th
 	$(VENV)/bin/pytest -p no:cacheprovider -rxX -m 'not slow' tests/reliability tests/security
 
 reliability-deps: $(RELIABILITY_STAMP)
-
-$(RELIABILITY_STAMP): $(VENV)/.installed mk/reliability.mk
-	$(PIP) install --quiet $(RELIABILITY_PKGS)
-	touch $@
 
 # gitleaks from its release tag with `go install` (no replace directives).
 $(GITLEAKS_STAMP):
