@@ -20,22 +20,29 @@ from .auth import PRINCIPAL
 from .problems import Problem
 
 WINDOW_SECONDS = 60
+# One round trip, atomic: count the request and give a new window its expiry.
+_COUNT_SCRIPT = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n
+"""
 
 
 class RateLimiter:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self._local: dict[tuple[str, int], int] = {}
+        self._script = None  # registered on first use with the app's one Redis client
 
     async def count(self, cache: Cache, key: str, window: int) -> int:
         client = cache.client
         if client is not None:
-            redis_key = f"ratelimit:{key}:{window}"
+            if self._script is None:
+                self._script = client.register_script(_COUNT_SCRIPT)
             try:
-                async with client.pipeline(transaction=False) as pipe:
-                    pipe.incr(redis_key)
-                    pipe.expire(redis_key, WINDOW_SECONDS * 2)
-                    count, _ = await pipe.execute()
+                count = await self._script(
+                    keys=[f"ratelimit:{key}:{window}"], args=[WINDOW_SECONDS * 2]
+                )
                 return int(count)
             except (RedisError, OSError) as exc:
                 cache.failed(exc, "ratelimit")
