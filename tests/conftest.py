@@ -13,6 +13,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -87,30 +88,32 @@ def template_database(pg_server_url) -> str:
     return TEMPLATE_DB
 
 
+@contextmanager
+def fresh_database(server_url: str, prefix: str, template: str | None = None) -> Iterator[str]:
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    conn = admin_connection(server_url)
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
+    try:
+        yield database_url_for(server_url, name)
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.close()
+
+
 @pytest.fixture
 def database_url(pg_server_url, template_database) -> Iterator[str]:
     """A fresh, migrated database for one test."""
-    name = f"gp_test_{uuid.uuid4().hex[:12]}"
-    conn = admin_connection(pg_server_url)
-    with conn.cursor() as cur:
-        cur.execute(f"CREATE DATABASE {name} TEMPLATE {template_database}")
-    yield database_url_for(pg_server_url, name)
-    with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    conn.close()
+    with fresh_database(pg_server_url, "gp_test", template_database) as url:
+        yield url
 
 
 @pytest.fixture
 def empty_database_url(pg_server_url) -> Iterator[str]:
     """A fresh database with no migrations applied."""
-    name = f"gp_empty_{uuid.uuid4().hex[:12]}"
-    conn = admin_connection(pg_server_url)
-    with conn.cursor() as cur:
-        cur.execute(f"CREATE DATABASE {name}")
-    yield database_url_for(pg_server_url, name)
-    with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    conn.close()
+    with fresh_database(pg_server_url, "gp_empty") as url:
+        yield url
 
 
 @pytest.fixture

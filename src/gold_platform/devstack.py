@@ -93,84 +93,6 @@ def _make_traversable(path: Path) -> None:
             folder.chmod(mode | 0o011)
 
 
-@contextmanager
-def postgres(workdir: Path) -> Iterator[str]:
-    """A PostgreSQL server on 127.0.0.1, tuned for throwaway data (no fsync)."""
-    bin_dir = _postgres_bin()
-    run_as = _server_user()
-    data = workdir / "pgdata"
-    data.mkdir(parents=True, exist_ok=True)
-    if run_as:
-        shutil.chown(workdir, user=SERVER_USER)
-        shutil.chown(data, user=SERVER_USER)
-        _make_traversable(workdir)
-    if not (data / "PG_VERSION").exists():
-        subprocess.run(
-            [
-                str(bin_dir / "initdb"),
-                "-D",
-                str(data),
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "--encoding=UTF8",
-                "--locale=C.UTF-8",
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            **run_as,
-        )
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            str(bin_dir / "postgres"),
-            "-D",
-            str(data),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "-k",
-            str(workdir),
-            "-c",
-            "fsync=off",
-            "-c",
-            "synchronous_commit=off",
-            "-c",
-            "full_page_writes=off",
-            "-c",
-            "max_connections=300",
-            "-c",
-            "shared_buffers=128MB",
-        ],
-        stdout=open(workdir / "postgres.log", "ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        **run_as,
-    )
-    try:
-        _wait_for_port(port, process, "PostgreSQL")
-        _wait_accepting(bin_dir, port)
-        subprocess.run(
-            [
-                str(bin_dir / "createdb"),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "-U",
-                "postgres",
-                DATABASE_NAME,
-            ],
-            check=False,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        yield f"postgresql://postgres@127.0.0.1:{port}/{DATABASE_NAME}"
-    finally:
-        _stop(process, signal.SIGINT)  # "fast" shutdown
-
-
 def _wait_accepting(bin_dir: Path, port: int) -> None:
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
@@ -181,6 +103,83 @@ def _wait_accepting(bin_dir: Path, port: int) -> None:
             return
         time.sleep(0.1)
     raise DevStackError("PostgreSQL did not accept connections in time")
+
+
+class PostgresServer:
+    """A PostgreSQL server on 127.0.0.1 tuned for throwaway data (no fsync).
+
+    The port and data folder stay the same across stop() and start(), so a
+    client sees the database go away and come back (fault tests rely on it).
+    """
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.data = workdir / "pgdata"
+        self.port = free_port()
+        self.bin_dir = _postgres_bin()
+        self.run_as = _server_user()
+        self.process: subprocess.Popen | None = None
+
+    def url(self, database: str = DATABASE_NAME) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def _init(self) -> None:
+        self.data.mkdir(parents=True, exist_ok=True)
+        if self.run_as:
+            shutil.chown(self.workdir, user=SERVER_USER)
+            shutil.chown(self.data, user=SERVER_USER)
+            _make_traversable(self.workdir)
+        if not (self.data / "PG_VERSION").exists():
+            subprocess.run(
+                [str(self.bin_dir / "initdb"), "-D", str(self.data), "-U", "postgres",
+                 "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8"],
+                check=True, stdout=subprocess.DEVNULL, **self.run_as,
+            )  # fmt: skip
+
+    def start(self) -> float:
+        """Start (or restart); returns the seconds until it accepts connections."""
+        if self.running:
+            raise DevStackError("PostgreSQL is already running")
+        started = time.monotonic()
+        self._init()
+        self.process = subprocess.Popen(
+            [str(self.bin_dir / "postgres"), "-D", str(self.data), "-h", "127.0.0.1",
+             "-p", str(self.port), "-k", str(self.workdir), "-c", "fsync=off",
+             "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+             "-c", "max_connections=300", "-c", "shared_buffers=128MB"],
+            stdout=open(self.workdir / "postgres.log", "ab"), stderr=subprocess.STDOUT,
+            start_new_session=True, **self.run_as,
+        )  # fmt: skip
+        _wait_for_port(self.port, self.process, "PostgreSQL")
+        _wait_accepting(self.bin_dir, self.port)
+        subprocess.run(
+            [str(self.bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
+             "-U", "postgres", DATABASE_NAME],
+            check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        return time.monotonic() - started
+
+    def stop(self, sig: int = signal.SIGINT) -> float:
+        """SIGINT is PostgreSQL's "fast" shutdown; returns the seconds it took."""
+        if self.process is None:
+            return 0.0
+        started = time.monotonic()
+        _stop(self.process, sig)
+        return time.monotonic() - started
+
+
+@contextmanager
+def postgres(workdir: Path) -> Iterator[str]:
+    server = PostgresServer(workdir)
+    server.start()
+    try:
+        yield server.url()
+    finally:
+        server.stop()
 
 
 def redis_server_binary() -> str:

@@ -10,6 +10,8 @@ from typing import Any
 
 from aiohttp import web
 
+from ..services.idempotency import Outcome, Work, run_once
+from ..state import DB_POOL
 from .openapi import UUID_PATTERN, VALIDATORS
 from .problems import Problem, validation_failed
 
@@ -96,6 +98,13 @@ def fingerprint(request: web.Request, body: Any) -> bytes:
     """What makes two requests 'the same' for an Idempotency-Key."""
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(f"{request.method} {request.path}\n{canonical}".encode()).digest()
+
+
+async def run_idempotent(request: web.Request, partner_id: str, body: Any, work: Work) -> Outcome:
+    """Runs a mutating use case once per Idempotency-Key (when the client sends one)."""
+    return await run_once(
+        request.app[DB_POOL], partner_id, idempotency_key(request), fingerprint(request, body), work
+    )
 
 
 def idempotency_key(request: web.Request) -> str | None:

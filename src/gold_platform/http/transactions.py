@@ -7,11 +7,10 @@ from aiohttp import web
 from ..db import autocommit
 from ..observability.metrics import GRAMS_TRADED, TRADES
 from ..services import trading
-from ..services.idempotency import run_once
 from ..state import DB_POOL, SETTINGS
 from ..store import transactions
 from .auth import require_partner
-from .bodies import fingerprint, idempotency_key, json_body, path_id, positive
+from .bodies import json_body, path_id, positive, run_idempotent
 from .problems import not_found
 from .representations import transaction_json
 
@@ -36,13 +35,7 @@ def _verify(side: str):
             )
             return 201, transaction_json(row)
 
-        outcome = await run_once(
-            request.app[DB_POOL],
-            partner_id,
-            idempotency_key(request),
-            fingerprint(request, body),
-            work,
-        )
+        outcome = await run_idempotent(request, partner_id, body, work)
         if not outcome.replayed:
             TRADES.labels(side, "verified").inc()
         return web.json_response(outcome.body, status=outcome.status)
@@ -67,13 +60,7 @@ async def confirm(request: web.Request) -> web.Response:
             settled.update(side=row["side"], grams=row["grams"])
         return 200, transaction_json(row)
 
-    outcome = await run_once(
-        request.app[DB_POOL],
-        partner_id,
-        idempotency_key(request),
-        fingerprint(request, None),
-        work,
-    )
+    outcome = await run_idempotent(request, partner_id, None, work)
     if settled:  # counted once the settlement has committed
         TRADES.labels(settled["side"], "confirmed").inc()
         GRAMS_TRADED.labels(settled["side"]).inc(float(settled["grams"]))
@@ -87,13 +74,7 @@ async def cancel(request: web.Request) -> web.Response:
     async def work(cur):
         return 200, transaction_json(await trading.cancel(cur, partner_id, transaction_id))
 
-    outcome = await run_once(
-        request.app[DB_POOL],
-        partner_id,
-        idempotency_key(request),
-        fingerprint(request, None),
-        work,
-    )
+    outcome = await run_idempotent(request, partner_id, None, work)
     if not outcome.replayed and outcome.body["status"] == "cancelled":
         TRADES.labels(outcome.body["side"], "cancelled").inc()
     return web.json_response(outcome.body, status=outcome.status)

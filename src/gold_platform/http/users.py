@@ -10,11 +10,10 @@ from aiohttp import web
 from ..db import autocommit
 from ..domain import portfolio as portfolio_rules
 from ..services import trading
-from ..services.idempotency import run_once
 from ..state import DB_POOL, SETTINGS
 from ..store import rates, transactions, users
 from .auth import require_partner
-from .bodies import fingerprint, idempotency_key, json_body, path_id
+from .bodies import json_body, path_id, run_idempotent
 from .problems import not_found, validation_failed
 from .representations import portfolio_json, transaction_json, user_json
 
@@ -31,9 +30,7 @@ async def create(request: web.Request) -> web.Response:
         row, created = await users.create(cur, partner_id, body["external_id"], currency)
         return (201 if created else 200), user_json(row)
 
-    outcome = await run_once(
-        request.app[DB_POOL], partner_id, idempotency_key(request), fingerprint(request, body), work
-    )
+    outcome = await run_idempotent(request, partner_id, body, work)
     return web.json_response(outcome.body, status=outcome.status)
 
 
@@ -55,9 +52,7 @@ async def attest_kyc(request: web.Request) -> web.Response:
     async def work(cur):
         return 200, user_json(await trading.attest_kyc(cur, partner_id, user_id))
 
-    outcome = await run_once(
-        request.app[DB_POOL], partner_id, idempotency_key(request), fingerprint(request, body), work
-    )
+    outcome = await run_idempotent(request, partner_id, body, work)
     return web.json_response(outcome.body, status=outcome.status)
 
 
