@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -45,21 +46,29 @@ def forbidden(detail: str) -> Problem:
 
 
 class _PartnerKeys:
-    """A short in-process cache of key_id -> (partner, key hash, disabled)."""
+    """A short in-process LRU of key_id -> (partner, key hash, disabled).
+
+    Unknown key ids are remembered too, so repeating a bad key costs no query.
+    A disabled partner is refused at the latest KEY_CACHE_SECONDS later.
+    """
+
+    MAX_ENTRIES = 10_000
 
     def __init__(self) -> None:
-        self._rows: dict[str, tuple[float, dict | None]] = {}
+        self._rows: OrderedDict[str, tuple[float, dict | None]] = OrderedDict()
 
     async def find(self, request: web.Request, key_id: str) -> dict | None:
         cached = self._rows.get(key_id)
         now = time.monotonic()
         if cached and now - cached[0] < KEY_CACHE_SECONDS:
+            self._rows.move_to_end(key_id)
             return cached[1]
         async with autocommit(request.app[DB_POOL]) as cur:
             row = await partners.find_by_key_id(cur, key_id)
-        if len(self._rows) > 10_000:
-            self._rows.clear()
         self._rows[key_id] = (now, row)
+        self._rows.move_to_end(key_id)
+        if len(self._rows) > self.MAX_ENTRIES:
+            self._rows.popitem(last=False)
         return row
 
 
