@@ -136,7 +136,11 @@ def _print_and_check_outage(
     return recovered
 
 
-async def test_postgres_stopped_under_load(own_postgres, redis_url, tmp_path: Path):
+async def _trade_through_fault(
+    own_postgres, redis_url, tmp_path: Path, name: str, fault, settle: float
+):
+    """Steady trading against a 2-worker server while `fault()` runs (after 3 s of
+    load); `settle` seconds of load follow. `fault` returns (start, restoring, end)."""
     env = service_env(
         own_postgres.url(),
         redis_url,
@@ -145,31 +149,38 @@ async def test_postgres_stopped_under_load(own_postgres, redis_url, tmp_path: Pa
     )
     with running_service(env, tmp_path, workers=2) as service:
         wait_until_ready(service.base_url)
-        partner, users, rate = await _setup(service.base_url, "dbfault")
+        partner, users, rate = await _setup(service.base_url, name)
         operation = trading_operation(service.base_url, partner, users, rate["rate_id"])
 
         stop, probe = asyncio.Event(), Probe()
         prober = asyncio.create_task(probe_readiness(service.base_url, stop, probe))
         load = asyncio.create_task(
-            run_load(
-                operation, name="db-stopped", duration=40, concurrency=8, pause=0.02, stop=stop
-            )
+            run_load(operation, name=name, duration=40, concurrency=8, pause=0.02, stop=stop)
         )
         await asyncio.sleep(3)
-        fault_start = time.monotonic()
-        await asyncio.to_thread(own_postgres.stop, "fast")
-        await asyncio.sleep(5)
-        restoring = time.monotonic()
-        await asyncio.to_thread(own_postgres.start)
-        fault_end = time.monotonic()
-        await asyncio.sleep(6)
+        times = await fault()
+        await asyncio.sleep(settle)
         stop.set()
         report = await load
         await prober
 
         assert service.process.poll() is None, "the server died"
         workers_booted = booted_workers(service.log_lines())
+    return report, probe, times, workers_booted
 
+
+async def test_postgres_stopped_under_load(own_postgres, redis_url, tmp_path: Path):
+    async def stop_for_five_seconds():
+        fault_start = time.monotonic()
+        await asyncio.to_thread(own_postgres.stop, "fast")
+        await asyncio.sleep(5)
+        restoring = time.monotonic()
+        await asyncio.to_thread(own_postgres.start)
+        return fault_start, restoring, time.monotonic()
+
+    report, probe, (fault_start, restoring, fault_end), workers_booted = await _trade_through_fault(
+        own_postgres, redis_url, tmp_path, "db-stopped", stop_for_five_seconds, settle=6
+    )
     recovered = _print_and_check_outage(
         report, probe, fault_start, restoring, fault_end, "stop", latency_bound=1.0
     )
@@ -195,23 +206,8 @@ async def test_postgres_stopped_under_load(own_postgres, redis_url, tmp_path: Pa
 async def test_postgres_hangs_under_load(own_postgres, redis_url, tmp_path: Path):
     """A database that stops answering (SIGSTOP) is worse than one that is gone:
     requests must still end within the configured bound instead of piling up."""
-    env = service_env(
-        own_postgres.url(),
-        redis_url,
-        DATABASE_STATEMENT_TIMEOUT_MS=str(STATEMENT_TIMEOUT_MS),
-        RATE_LIMIT_PER_MINUTE="100000",
-    )
-    with running_service(env, tmp_path, workers=2) as service:
-        wait_until_ready(service.base_url)
-        partner, users, rate = await _setup(service.base_url, "dbhang")
-        operation = trading_operation(service.base_url, partner, users, rate["rate_id"])
 
-        stop, probe = asyncio.Event(), Probe()
-        prober = asyncio.create_task(probe_readiness(service.base_url, stop, probe))
-        load = asyncio.create_task(
-            run_load(operation, name="db-hung", duration=40, concurrency=8, pause=0.02, stop=stop)
-        )
-        await asyncio.sleep(3)
+    async def freeze_for_ten_seconds():
         fault_start = time.monotonic()
         own_postgres.freeze()
         try:
@@ -219,13 +215,11 @@ async def test_postgres_hangs_under_load(own_postgres, redis_url, tmp_path: Path
         finally:
             own_postgres.thaw()
         fault_end = time.monotonic()
-        await asyncio.sleep(8)
-        stop.set()
-        report = await load
-        await prober
-        assert service.process.poll() is None, "the server died"
-        workers_booted = booted_workers(service.log_lines())
+        return fault_start, fault_end, fault_end
 
+    report, probe, (fault_start, _, fault_end), workers_booted = await _trade_through_fault(
+        own_postgres, redis_url, tmp_path, "db-hung", freeze_for_ten_seconds, settle=8
+    )
     recovered = _print_and_check_outage(
         report,
         probe,
