@@ -37,7 +37,10 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     for task in background:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await task
+            try:
+                await task
+            except Exception:  # a failed helper task must not keep the pool open
+                log.exception("background_task_failed", task=task.get_coro().__qualname__)
     pool.close()
     await pool.wait_closed()
 

@@ -70,23 +70,16 @@ class Cache:
         CACHE_OPERATIONS.labels("hit" if value is not None else "miss").inc()
         return value
 
-    async def set(self, key: str, value: bytes, ttl_seconds: int) -> None:
+    async def set(
+        self, key: str, value: bytes, ttl_seconds: int, *, only_if_absent: bool = False
+    ) -> None:
         client = self.client
         if client is None:
             return
         try:
-            await client.set(key, value, ex=ttl_seconds)
+            await client.set(key, value, ex=ttl_seconds, nx=only_if_absent)
         except (RedisError, OSError) as exc:
             self.failed(exc, "set")
-
-    async def delete(self, key: str) -> None:
-        client = self.client
-        if client is None:
-            return
-        try:
-            await client.delete(key)
-        except (RedisError, OSError) as exc:
-            self.failed(exc, "delete")
 
     async def ping(self) -> bool:
         """Readiness probe: ignores the back-off so recovery is seen at once."""
@@ -101,4 +94,4 @@ class Cache:
 
     async def close(self) -> None:
         if self._client is not None:
-            await self._client.aclose()
+            await self._client.aclose(close_connection_pool=True)

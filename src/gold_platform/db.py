@@ -127,11 +127,12 @@ async def autocommit(pool: aiopg.Pool) -> AsyncIterator[DictCursor]:
 
 
 async def warm_up(pool: aiopg.Pool, connections: int) -> None:
-    """Open `connections` (DATABASE_POOL_SIZE) connections ahead of traffic.
+    """Open `connections` (DATABASE_POOL_SIZE) connections before the first requests.
 
-    Best effort: a failure here is what readiness reports, not a crash. Extra
-    connections opened under load (up to size + overflow) are closed by
-    `pool_recycle` once they are five minutes old.
+    Best effort: a failure here is what readiness reports, not a crash. Any
+    connection older than `pool_recycle` (five minutes) is replaced when next
+    taken, so connections opened under load (up to size + overflow) do not
+    live forever, and neither do these.
     """
     held = []
     try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TypeVar
@@ -27,7 +27,7 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    database_url: str
+    database_url: str = field(repr=False)
     database_pool_size: int = 20
     database_max_overflow: int = 10
     database_statement_timeout_ms: int = 5000
@@ -39,7 +39,7 @@ class Settings:
     port: int = 8080
     graceful_timeout_seconds: int = 20
     migrations_dir: Path = REPO_MIGRATIONS_DIR
-    operator_api_key: str | None = None
+    operator_api_key: str | None = field(default=None, repr=False)
     currency: str = "INR"
     buy_tax_rate: Decimal = Decimal("0.03")
     min_buy_amount: Decimal = Decimal("10.00")
@@ -77,7 +77,7 @@ class Settings:
             migrations_dir=reader.get("MIGRATIONS_DIR", _existing_dir, REPO_MIGRATIONS_DIR),
             operator_api_key=reader.get("OPERATOR_API_KEY", _secret_key, None),
             currency=reader.get("CURRENCY", _currency_code, "INR"),
-            buy_tax_rate=reader.get("BUY_TAX_RATE", _decimal_between("0", "1"), Decimal("0.03")),
+            buy_tax_rate=reader.get("BUY_TAX_RATE", _tax_rate, Decimal("0.03")),
             min_buy_amount=reader.get(
                 "MIN_BUY_AMOUNT", _decimal_between("0.01", "1000000000"), Decimal("10.00")
             ),
@@ -151,6 +151,14 @@ def _decimal_between(low: str, high: str) -> Callable[[str], Decimal]:
         return value
 
     return parse
+
+
+def _tax_rate(raw: str) -> Decimal:
+    """Stored as numeric(6,4) with CHECK (tax_rate < 1): refuse what it cannot hold."""
+    value = _decimal_between("0", "1")(raw)
+    if value >= 1 or value != value.quantize(Decimal("0.0001")):
+        raise ValueError("must be at least 0 and below 1, with at most 4 decimals")
+    return value
 
 
 def _choice(options: tuple[str, ...], *, upper: bool = False) -> Callable[[str], str]:

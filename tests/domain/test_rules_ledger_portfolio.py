@@ -69,8 +69,9 @@ def test_portfolio_view():
     assert view.average_buy_price == D("6240.00")
     assert view.current_value == D("11600.00")
     assert view.unrealised_pnl == D("-880.00")
-    empty = portfolio.portfolio(D("0"), D("0"), None)
-    assert empty.average_buy_price is None and empty.current_value == 0
+    unpriced = portfolio.portfolio(D("1"), D("6180.00"), None)
+    assert unpriced.current_value is None and unpriced.unrealised_pnl is None
+    assert portfolio.portfolio(D("0"), D("0"), D("5800")).average_buy_price is None
 
 
 def test_random_walk_is_reproducible_and_bounded():

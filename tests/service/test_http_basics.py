@@ -91,6 +91,9 @@ async def test_500_hides_details_and_logs_them(aiohttp_client, settings, capsys)
     assert errors and errors[0]["request_id"] == "req-500"
     frames = json.dumps(errors[0]["exception"])
     assert "secret internal detail" in frames
+    # Frames never carry local variables: they may hold settings, keys, URLs.
+    assert '"locals"' not in frames
+    assert settings.operator_api_key not in frames
 
 
 async def test_request_id_is_echoed_or_generated(capsys, client):

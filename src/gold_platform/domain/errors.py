@@ -29,6 +29,10 @@ class BelowMinimum(DomainError):
     code = "below-minimum"
 
 
+class AboveMaximum(DomainError):
+    code = "above-maximum"
+
+
 class InsufficientBalance(DomainError):
     code = "insufficient-balance"
 

@@ -25,11 +25,13 @@ class Portfolio:
     grams: Decimal
     invested_amount: Decimal
     average_buy_price: Decimal | None
-    current_value: Decimal
-    unrealised_pnl: Decimal
+    current_value: Decimal | None  # None until a rate has been published
+    unrealised_pnl: Decimal | None
 
 
 def portfolio(grams: Decimal, cost: Decimal, sell_price: Decimal | None) -> Portfolio:
     average = round_half_up_2dp(cost / grams) if grams > 0 else None
-    value = round_down_2dp(grams * sell_price) if sell_price is not None else ZERO
+    if sell_price is None:
+        return Portfolio(grams, cost, average, None, None)
+    value = round_down_2dp(grams * sell_price)
     return Portfolio(grams, cost, average, value, value - cost)

@@ -17,8 +17,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from .errors import BelowMinimum
+from .errors import AboveMaximum, BelowMinimum
 from .money import ONE, ZERO, round_down_2dp, round_down_4dp, round_up_2dp, round_up_4dp
+
+# The largest total one trade may carry (amounts are stored as numeric(16,2)).
+MAX_TOTAL = Decimal("999999999999.99")
 
 Side = Literal["buy", "sell"]
 QuotedIn = Literal["amount", "grams"]
@@ -99,9 +102,13 @@ def quote(
 ) -> Quote:
     """Exactly one of `amount` or `grams` is given (the HTTP schema enforces it)."""
     if side == "buy":
-        if amount is not None:
-            return buy_by_amount(rate, amount, minimum_buy)
-        return buy_by_grams(rate, grams, minimum_buy)
-    if amount is not None:
-        return sell_by_amount(rate, amount)
-    return sell_by_grams(rate, grams)
+        result = (
+            buy_by_amount(rate, amount, minimum_buy)
+            if amount is not None
+            else buy_by_grams(rate, grams, minimum_buy)
+        )
+    else:
+        result = sell_by_amount(rate, amount) if amount is not None else sell_by_grams(rate, grams)
+    if result.total_amount > MAX_TOTAL:
+        raise AboveMaximum(f"One trade may total at most {MAX_TOTAL:f}.")
+    return result

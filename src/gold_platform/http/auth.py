@@ -85,7 +85,8 @@ async def _authenticate(request: web.Request) -> Principal:
     if scheme.lower() != "bearer" or not token.strip():
         raise unauthorized("Send an API key as 'Authorization: Bearer <key>'.")
     token = token.strip()
-    digest = hashlib.sha256(token.encode()).digest()
+    # aiohttp decodes header bytes with surrogateescape; keep them, never crash on them.
+    digest = hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest()
 
     operator_key = request.app[SETTINGS].operator_api_key
     if operator_key and hmac.compare_digest(digest, hashlib.sha256(operator_key.encode()).digest()):

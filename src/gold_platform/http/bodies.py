@@ -16,6 +16,9 @@ from .openapi import UUID_PATTERN, VALIDATORS
 from .problems import Problem, validation_failed
 
 _UUID = re.compile(UUID_PATTERN)
+# NUL cannot be stored at all; other control characters (a trailing newline
+# slips past a `$`-anchored pattern) have no place in any field of this API.
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
 def _field_errors(schema_name: str, body: Any) -> list[dict[str, str]]:
@@ -60,8 +63,8 @@ async def json_body(request: web.Request, schema_name: str) -> dict[str, Any]:
 
 
 def _unstorable_strings(body: Any, path: str = "") -> list[dict[str, str]]:
-    """PostgreSQL text cannot hold NUL, and UTF-8 cannot hold lone surrogates
-    (JSON's "\\ud800"): refuse both as field errors instead of failing on insert."""
+    """Refuse, as field errors, what cannot or should not be stored: lone
+    surrogates (JSON's "\\ud800", not encodable as UTF-8) and control characters."""
     if isinstance(body, dict):
         return [
             e for k, v in body.items() for e in _unstorable_strings(v, f"{path}/{k}".lstrip("/"))
@@ -75,8 +78,8 @@ def _unstorable_strings(body: Any, path: str = "") -> list[dict[str, str]]:
             body.encode("utf-8")
         except UnicodeEncodeError:
             return [{"field": path, "message": "contains an unpaired surrogate"}]
-        if "\x00" in body:
-            return [{"field": path, "message": "contains a NUL character"}]
+        if _CONTROL.search(body):
+            return [{"field": path, "message": "contains a control character"}]
     return []
 
 
@@ -121,6 +124,6 @@ def idempotency_key(request: web.Request) -> str | None:
 def path_id(request: web.Request, name: str, what: str) -> str:
     """A malformed id is a missing one: 404, never a database error."""
     value = request.match_info[name]
-    if not _UUID.match(value):
+    if not _UUID.fullmatch(value):
         raise Problem(404, "not-found", "Not Found", f"The {what} does not exist.")
     return value.lower()

@@ -105,6 +105,7 @@ _DOMAIN_STATUS = {
     "rate-not-found": (422, "Unknown Rate"),
     "rate-expired": (409, "Rate Expired"),
     "below-minimum": (422, "Below Minimum"),
+    "above-maximum": (422, "Above Maximum"),
     "insufficient-balance": (409, "Insufficient Balance"),
     "kyc-required": (422, "KYC Required"),
     "transaction-expired": (409, "Transaction Expired"),

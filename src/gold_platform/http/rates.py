@@ -48,7 +48,10 @@ async def history(request: web.Request) -> web.Response:
         )
     now = datetime.now(UTC)
     end = _time_param(request, "to", now)
-    start = _time_param(request, "from", end - timedelta(days=1))
+    try:
+        start = _time_param(request, "from", end - timedelta(days=1))
+    except OverflowError:
+        raise validation_failed([{"field": "to", "message": "out of range"}]) from None
     if start >= end:
         raise validation_failed([{"field": "from", "message": "must be before 'to'"}])
     if (end - start).total_seconds() / INTERVALS[interval] > MAX_BUCKETS:

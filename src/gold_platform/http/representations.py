@@ -47,7 +47,7 @@ def portfolio_json(user_id: str, currency: str, view: Portfolio, rate_id: str | 
         "average_buy_price": money(view.average_buy_price)
         if view.average_buy_price is not None
         else None,
-        "current_value": money(view.current_value),
-        "unrealised_pnl": money(view.unrealised_pnl),
+        "current_value": None if view.current_value is None else money(view.current_value),
+        "unrealised_pnl": None if view.unrealised_pnl is None else money(view.unrealised_pnl),
         "valued_at_rate_id": rate_id,
     }

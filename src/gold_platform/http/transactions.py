@@ -71,12 +71,17 @@ async def cancel(request: web.Request) -> web.Response:
     partner_id = require_partner(request)
     transaction_id = path_id(request, "transaction_id", "transaction")
 
+    cancelled: dict = {}
+
     async def work(cur):
-        return 200, transaction_json(await trading.cancel(cur, partner_id, transaction_id))
+        row, cancelled_now = await trading.cancel(cur, partner_id, transaction_id)
+        if cancelled_now:
+            cancelled.update(side=row["side"])
+        return 200, transaction_json(row)
 
     outcome = await run_idempotent(request, partner_id, None, work)
-    if not outcome.replayed and outcome.body["status"] == "cancelled":
-        TRADES.labels(outcome.body["side"], "cancelled").inc()
+    if cancelled:
+        TRADES.labels(cancelled["side"], "cancelled").inc()
     return web.json_response(outcome.body, status=outcome.status)
 
 

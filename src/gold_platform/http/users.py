@@ -103,7 +103,7 @@ async def history(request: web.Request) -> web.Response:
     side = _choice(request, "side", ("buy", "sell"))
     status = _choice(request, "status", transactions.STATUSES)
     raw_limit = request.query.get("limit", str(DEFAULT_PAGE))
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
+    if not (raw_limit.isascii() and raw_limit.isdigit()) or not 1 <= int(raw_limit) <= MAX_PAGE:
         raise validation_failed([{"field": "limit", "message": f"an integer from 1 to {MAX_PAGE}"}])
     limit = int(raw_limit)
     cursor = request.query.get("cursor")

@@ -58,7 +58,12 @@ class _StdoutHandler(logging.StreamHandler):
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     if fmt == "json":
         renderer: structlog.typing.Processor = structlog.processors.JSONRenderer()
-        exception_processors = [structlog.processors.dict_tracebacks]
+        # show_locals=False: a frame's locals may hold settings, keys or URLs with passwords.
+        exception_processors = [
+            structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+            )
+        ]
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty())
         exception_processors = []

@@ -32,3 +32,5 @@ async def sweep_forever(pool: aiopg.Pool) -> None:
             await sweep_once(pool)
         except (psycopg2.Error, OSError, TimeoutError) as exc:
             log.warning("expiry_sweep_failed", error=type(exc).__name__)
+        except Exception:  # keep sweeping: one bad round must not stop expiry for good
+            log.exception("expiry_sweep_failed")

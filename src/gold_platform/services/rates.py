@@ -47,7 +47,9 @@ async def current_rate_body(pool: aiopg.Pool, cache: Cache, currency: str) -> by
     if row is None:
         return None
     body = json.dumps(rate_json(row)).encode()
-    await cache.set(_cache_key(currency), body, CACHE_TTL_SECONDS)
+    # NX: a publish that committed after our read has already stored a newer
+    # rate; a refill must never put the superseded one back.
+    await cache.set(_cache_key(currency), body, CACHE_TTL_SECONDS, only_if_absent=True)
     return body
 
 

@@ -67,12 +67,15 @@ async def confirm(
             settings.kyc_threshold_grams,
             holding["kyc_status"] == "verified",
         )
+    postings = ledger.settlement_postings(side, grams, total, tx["currency"])
+    if not ledger.is_balanced(postings):  # the database would refuse it at commit anyway
+        raise AssertionError(f"unbalanced postings for {transaction_id}")
     sign = 1 if side == "buy" else -1
     settled = await transactions.settle(
         cur,
         transaction_id,
         {"user_gold": holding["gold_account_id"], "user_money": holding["money_account_id"]},
-        ledger.settlement_postings(side, grams, total, tx["currency"]),
+        postings,
         gold_change=sign * grams,
         money_change=-sign * total,
         cost_basis=portfolio.cost_basis_after(
@@ -82,13 +85,14 @@ async def confirm(
     return settled, True
 
 
-async def cancel(cur, partner_id: str, transaction_id: str) -> dict:
+async def cancel(cur, partner_id: str, transaction_id: str) -> tuple[dict, bool]:
+    """Returns (transaction, cancelled_now); cancelling twice returns it unchanged."""
     tx = await transactions.get(cur, partner_id, transaction_id, lock=True)
     if tx is None:
         raise NotFound("The transaction does not exist.")
     if not rules.check_cancellable(rules.effective_status(tx["status"], tx["past_expiry"])):
-        return tx
-    return await transactions.cancel(cur, transaction_id)
+        return tx, False
+    return await transactions.cancel(cur, transaction_id), True
 
 
 async def attest_kyc(cur, partner_id: str, user_id: str) -> dict:

@@ -24,7 +24,7 @@ def new_key() -> IssuedKey:
 
 
 def hash_secret(secret: str) -> bytes:
-    return hashlib.sha256(secret.encode()).digest()
+    return hashlib.sha256(secret.encode("utf-8", "surrogateescape")).digest()
 
 
 def split_token(token: str) -> tuple[str, str] | None:

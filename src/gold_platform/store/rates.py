@@ -36,7 +36,8 @@ async def current(cur, currency: str) -> dict | None:
 
 async def get(cur, rate_id: str) -> dict | None:
     await cur.execute(
-        f"SELECT {_COLUMNS}, valid_until > now() AS valid FROM rates WHERE id = %s", (rate_id,)
+        f"SELECT {_COLUMNS}, valid_until > clock_timestamp() AS valid FROM rates WHERE id = %s",
+        (rate_id,),
     )
     return await cur.fetchone()
 

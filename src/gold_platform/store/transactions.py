@@ -11,7 +11,7 @@ from ..domain.pricing import Quote
 _COLUMNS = """
     t.id, t.seq, t.user_id, t.rate_id, t.side, t.quoted_in, t.status, t.currency, t.grams,
     t.price_per_gram, t.tax_rate, t.pre_tax_amount, t.tax_amount, t.total_amount,
-    t.created_at, t.expires_at, t.settled_at, t.expires_at <= now() AS past_expiry
+    t.created_at, t.expires_at, t.settled_at, t.expires_at <= clock_timestamp() AS past_expiry
 """
 
 # Status filters as users see them: a pending trade past its expiry is expired.
