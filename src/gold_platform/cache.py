@@ -10,6 +10,9 @@ from __future__ import annotations
 import time
 
 import redis.asyncio as redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from .observability.logs import get_logger
@@ -38,6 +41,11 @@ class Cache:
             timeout=SOCKET_TIMEOUT_SECONDS,
             socket_timeout=SOCKET_TIMEOUT_SECONDS,
             socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            # After Redis restarts, every pooled connection is stale: retry a
+            # command once on a fresh connection instead of failing it (and
+            # reporting "degraded") once per stale connection.
+            retry=Retry(NoBackoff(), 1),
+            retry_on_error=[RedisConnectionError],
         )
         return cls(redis.Redis(connection_pool=pool))
 
