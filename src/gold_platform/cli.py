@@ -35,8 +35,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
         os.environ["OPERATOR_API_KEY"] = "dev-operator-" + secrets.token_urlsafe(18)
         print(f"operator key (this run only): {os.environ['OPERATOR_API_KEY']}")
     settings = _settings()
-    if args.migrate:
-        cmd_migrate(argparse.Namespace(rollback=False, count=1))
+    if args.migrate and cmd_migrate(argparse.Namespace(rollback=False, count=1, wait=0.0)):
+        return 1
     if args.partner:
         cmd_create_partner(argparse.Namespace(name=args.partner, if_missing=True))
     feed = None
@@ -59,6 +59,11 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format)
+    try:
+        migrations.wait_for_database(settings.database_url, args.wait)
+    except migrations.DatabaseUnavailable as exc:
+        print(f"gold-platform migrate: {exc}", file=sys.stderr)
+        return 1
     if args.rollback:
         done = migrations.rollback(settings.database_url, settings.migrations_dir, args.count)
         print(f"rolled back: {', '.join(done) or 'nothing'}")
@@ -180,6 +185,13 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="apply (or roll back) database migrations")
     migrate.add_argument("--rollback", action="store_true", help="roll back instead of apply")
     migrate.add_argument("--count", type=int, default=1, help="migrations to roll back (default 1)")
+    migrate.add_argument(
+        "--wait",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="retry connecting to PostgreSQL this long first (default 60)",
+    )
     migrate.set_defaults(func=cmd_migrate)
 
     partner = commands.add_parser(

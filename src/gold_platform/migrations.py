@@ -7,10 +7,12 @@ left to do.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg2
 from yoyo import get_backend, read_migrations
 from yoyo.backends import DatabaseBackend
 
@@ -18,6 +20,36 @@ from .observability.logs import get_logger
 
 log = get_logger(__name__)
 LOCK_TIMEOUT_SECONDS = 60
+CONNECT_TIMEOUT_SECONDS = 5
+
+
+class DatabaseUnavailable(Exception):
+    """PostgreSQL did not accept a connection within the wait."""
+
+
+def wait_for_database(database_url: str, wait_seconds: float) -> None:
+    """Retry connecting for up to `wait_seconds`.
+
+    A migration Job may start while PostgreSQL is still initialising (or
+    restarting); failing at once would burn the Job's retries.
+    """
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.25
+    while True:
+        try:
+            psycopg2.connect(database_url, connect_timeout=CONNECT_TIMEOUT_SECONDS).close()
+            return
+        except psycopg2.OperationalError as exc:
+            if time.monotonic() + delay > deadline:
+                reason = (
+                    str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                )
+                raise DatabaseUnavailable(
+                    f"PostgreSQL not reachable after {wait_seconds:g} s: {reason}"
+                ) from exc
+            log.info("database_not_ready", retry_in_seconds=delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 @contextmanager

@@ -1,9 +1,18 @@
 """Probes, problem+json errors, request ids and access logs, in one process."""
 
+import asyncio
 import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
+from gold_platform import migrations
 from gold_platform.app import create_app
 from gold_platform.devstack import free_port
+from gold_platform.settings import REPO_MIGRATIONS_DIR
+
+NEXT_MIGRATION = Path(__file__).parents[2] / "scripts" / "cluster" / "next_migration.py"
 
 PROBLEM = "application/problem+json"
 
@@ -51,6 +60,39 @@ async def test_not_ready_when_migrations_are_behind(make_client, settings, empty
     response = await client.get("/health/ready")
     assert response.status == 503
     assert (await response.json())["status"] == "not_ready"
+
+
+async def test_ready_when_the_schema_is_ahead_of_this_build(make_client, settings, tmp_path):
+    """The next release's migration runs before its pods start (and stays on
+    rollback): pods of this build must stay Ready on that schema."""
+    ahead = tmp_path / "migrations"
+    shutil.copytree(REPO_MIGRATIONS_DIR, ahead)
+    added = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, str(NEXT_MIGRATION), str(ahead)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    newer = added.stdout.strip()
+    assert migrations.apply(settings.database_url, ahead) == [newer]
+
+    response = await (await make_client(settings)).get("/health/ready")
+    body = await response.json()
+    assert response.status == 200, body
+    assert body["checks"]["database"]["migration"] == newer
+    assert body["checks"]["database"]["expected_migration"] == migrations.head_id(
+        REPO_MIGRATIONS_DIR
+    )
+
+
+async def test_not_ready_when_this_builds_newest_migration_is_missing(make_client, settings):
+    migrations.rollback(settings.database_url, REPO_MIGRATIONS_DIR, count=1)
+    response = await (await make_client(settings)).get("/health/ready")
+    body = await response.json()
+    assert response.status == 503
+    assert body["status"] == "not_ready"
+    assert body["checks"]["database"]["ok"] is False
 
 
 async def test_problem_json_for_404_and_405(client):

@@ -1,10 +1,18 @@
+import contextlib
+import os
+import socket
+import subprocess
+import sys
 import threading
 
 import psycopg2
 import pytest
+from psycopg2.extensions import make_dsn, parse_dsn
 
 from gold_platform import migrations
+from gold_platform.devstack import free_port
 from gold_platform.settings import REPO_MIGRATIONS_DIR
+from tests.conftest import database_url_for
 
 MIGRATIONS_DIR = REPO_MIGRATIONS_DIR
 
@@ -116,3 +124,79 @@ def test_user_gold_can_never_go_negative_in_the_database(database_url):
         with pytest.raises(psycopg2.errors.CheckViolation, match="user_gold_never_negative"):
             cur.execute("UPDATE accounts SET balance = balance - 0.0001")
     conn.close()
+
+
+def migrate_command(database_url: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DATABASE_URL": database_url, "LOG_FORMAT": "json"}
+    return subprocess.run(
+        [sys.executable, "-m", "gold_platform.cli", "migrate", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+
+
+def test_migrate_gives_up_after_its_wait_with_one_line():
+    nothing_there = f"postgresql://gold@127.0.0.1:{free_port()}/gold"
+    result = migrate_command(nothing_there, "--wait", "1")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("gold-platform migrate: PostgreSQL not reachable after 1 s")
+
+
+class LateForwarder:
+    """Forwards a loopback port to PostgreSQL, but only once `open()` runs:
+    until then connections are refused, as while a database pod starts."""
+
+    def __init__(self, target_port: int) -> None:
+        self.port = free_port()
+        self.target_port = target_port
+        self.listener: socket.socket | None = None
+
+    def open(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        assert self.listener is not None
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := src.recv(65536):
+                dst.sendall(data)
+        with contextlib.suppress(OSError):
+            dst.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        if self.listener is not None:
+            self.listener.close()
+
+
+def test_migrate_waits_for_a_database_that_comes_up_late(empty_database_url):
+    params = parse_dsn(empty_database_url)
+    forwarder = LateForwarder(int(params.get("port", 5432)))
+    params["host"], params["port"] = "127.0.0.1", str(forwarder.port)
+    opener = threading.Timer(1.5, forwarder.open)
+    opener.start()
+    try:
+        result = migrate_command(
+            database_url_for(make_dsn(**params), params["dbname"]), "--wait", "60"
+        )
+    finally:
+        opener.cancel()
+        forwarder.close()
+    assert result.returncode == 0, result.stderr
+    assert migrations.head_id(MIGRATIONS_DIR) in result.stdout
+    assert "database_not_ready" in result.stdout + result.stderr

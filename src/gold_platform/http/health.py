@@ -20,16 +20,26 @@ async def live(request: web.Request) -> web.Response:
 
 
 async def _database_check(request: web.Request) -> dict[str, object]:
+    """Ready when this build's newest migration is applied.
+
+    The schema may be AHEAD of this build (the next release's migration runs
+    before its pods start, and a rollback leaves it in place): migrations are
+    expand-only across one release, so older code keeps working on it.
+    """
     head = request.app[MIGRATIONS_HEAD]
     try:
         async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
             async with autocommit(request.app[DB_POOL]) as cur:
-                await cur.execute("SELECT max(migration_id) AS current FROM _yoyo_migration")
+                await cur.execute(
+                    "SELECT max(migration_id) AS current,"
+                    " coalesce(bool_or(migration_id = %s), false) AS has_head"
+                    " FROM _yoyo_migration",
+                    (head,),
+                )
                 row = await cur.fetchone()
     except (psycopg2.Error, OSError, TimeoutError) as exc:
         return {"ok": False, "error": type(exc).__name__}
-    current = row["current"] if row else None
-    return {"ok": current == head, "migration": current, "expected_migration": head}
+    return {"ok": row["has_head"], "migration": row["current"], "expected_migration": head}
 
 
 async def ready(request: web.Request) -> web.Response:
