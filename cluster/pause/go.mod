@@ -1,0 +1,3 @@
+module goldplatform.local/cluster/pause
+
+go 1.22

@@ -1,0 +1,16 @@
+# shellcheck shell=bash
+# Shared by the scripts in scripts/cluster/: paths, pinned versions, logging.
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=scripts/cluster/versions.env
+. "$ROOT/scripts/cluster/versions.env"
+GOLD_CACHE_DIR="${GOLD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/gold-platform}"
+export GOLD_CACHE_DIR
+
+log() { printf '[cluster] %s\n' "$*"; }
+die() { printf '[cluster] error: %s\n' "$*" >&2; exit 1; }
+
+# component_dir NAME VERSION: where a built component lives in the cache.
+component_dir() { printf '%s/cluster/%s-%s' "$GOLD_CACHE_DIR" "$1" "$2"; }
+
+# pause_version: the pause binary is keyed by a hash of its source.
+pause_version() { cat "$ROOT"/cluster/pause/go.mod "$ROOT"/cluster/pause/main.go | sha256sum | cut -c1-12; }
