@@ -7,9 +7,12 @@
 #       gold-platform project and the dev/staging/prod Applications from
 #       argocd/apps/ and keeps them in sync with git.
 #
-#   scripts/deploy-k8s.sh --direct ENV [--context NAME] [--dry-run]
-#       Without Argo CD: render kustomize/overlays/ENV and apply it, re-run the
-#       migration Job, then wait for PostgreSQL, the migration and the backend.
+#   scripts/deploy-k8s.sh --direct ENV [--overlay DIR] [--context NAME] [--dry-run]
+#       Without Argo CD, in Argo CD's wave order: render kustomize/overlays/ENV
+#       (or DIR, an overlay of it, e.g. one that maps images to local names);
+#       apply secrets, config and the data stores and wait for PostgreSQL;
+#       re-run the migration Job and wait for it (stopping at once if it
+#       fails); then apply the backend and wait for its rollout.
 #
 #   --dry-run   server-side dry run (kubectl apply --dry-run=server): the API
 #               server validates everything, nothing is changed.
@@ -34,6 +37,7 @@ usage() {
 context=""
 dry_run=false
 direct_env=""
+overlay=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --dry-run) dry_run=true ;;
@@ -49,6 +53,12 @@ while [[ $# -gt 0 ]]; do
       shift
       ;;
     --direct=*) direct_env=${1#--direct=} ;;
+    --overlay)
+      [[ $# -ge 2 && -n "$2" ]] || die "--overlay needs a kustomize directory"
+      overlay=$2
+      shift
+      ;;
+    --overlay=*) overlay=${1#--overlay=} ;;
     -h | --help)
       usage
       exit 0
@@ -63,6 +73,10 @@ if [[ -n "$direct_env" ]]; then
     dev | staging | prod) ;;
     *) die "unknown environment '$direct_env': use dev, staging or prod" ;;
   esac
+fi
+if [[ -n "$overlay" ]]; then
+  [[ -n "$direct_env" ]] || die "--overlay is only for --direct ENV"
+  [[ -f "$overlay/kustomization.yaml" ]] || die "--overlay $overlay: no kustomization.yaml there"
 fi
 
 command -v kubectl >/dev/null 2>&1 ||
@@ -104,7 +118,7 @@ fi
 
 # Direct mode: no Argo CD.
 namespace="gold-platform-$direct_env"
-overlay="$REPO_ROOT/kustomize/overlays/$direct_env"
+overlay="${overlay:-$REPO_ROOT/kustomize/overlays/$direct_env}"
 rendered=$(mktemp)
 trap 'rm -f "$rendered"' EXIT
 if [[ -x "$REPO_ROOT/.tools/bin/kustomize" ]]; then
@@ -118,6 +132,7 @@ fi
 kc create namespace "$namespace" --dry-run=client -o yaml |
   kc label --local -f - -o yaml \
     pod-security.kubernetes.io/enforce=restricted \
+    pod-security.kubernetes.io/enforce-version=latest \
     "gold-platform.io/environment=$direct_env" |
   kc apply "${apply_flags[@]}" -f - >/dev/null ||
   { echo "deploy-k8s: cannot create namespace $namespace" >&2; exit 1; }
@@ -132,13 +147,39 @@ if $dry_run; then
   exit 0
 fi
 
+readonly WAIT_SECONDS=${DEPLOY_WAIT_SECONDS:-600}
+fail() {
+  echo "deploy-k8s: $*" >&2
+  exit 1
+}
+# The same order as Argo CD's sync waves: everything but the backend and the
+# migration first (secrets, config, policies, PostgreSQL, Redis).
+kc apply -f "$rendered" -l 'app.kubernetes.io/component notin (api,migrate)' >/dev/null ||
+  fail "kubectl apply (secrets, config, data stores) failed"
+kc -n "$namespace" rollout status statefulset/postgres --timeout="${WAIT_SECONDS}s" ||
+  fail "PostgreSQL did not become ready (kubectl -n $namespace describe pod postgres-0)"
+
 # A Job's pod template is immutable: remove the previous migration run first.
 kc -n "$namespace" delete job gold-platform-migrate --ignore-not-found --wait=true >/dev/null
-kc apply -f "$rendered" || { echo "deploy-k8s: kubectl apply failed" >&2; exit 1; }
-kc -n "$namespace" rollout status statefulset/postgres --timeout=600s ||
-  { echo "deploy-k8s: PostgreSQL did not become ready" >&2; exit 1; }
-kc -n "$namespace" wait --for=condition=complete job/gold-platform-migrate --timeout=600s ||
-  { echo "deploy-k8s: the migration Job did not complete (kubectl -n $namespace logs job/gold-platform-migrate)" >&2; exit 1; }
-kc -n "$namespace" rollout status deployment/gold-platform --timeout=600s ||
-  { echo "deploy-k8s: the backend did not become ready" >&2; exit 1; }
+kc apply -f "$rendered" -l app.kubernetes.io/component=migrate >/dev/null ||
+  fail "kubectl apply of the migration Job failed"
+# Complete or Failed, whichever comes first: a failed Job ends the deploy now.
+job_state=""
+deadline=$((SECONDS + WAIT_SECONDS))
+while [[ $SECONDS -lt $deadline ]]; do
+  job_state=$(kc -n "$namespace" get job gold-platform-migrate \
+    -o jsonpath='{range .status.conditions[?(@.status=="True")]}{.type}{" "}{end}')
+  case " $job_state " in
+    *" Complete "*) break ;;
+    *" Failed "*) fail "the migration Job failed (kubectl -n $namespace logs job/gold-platform-migrate)" ;;
+  esac
+  sleep 2
+done
+[[ " $job_state " == *" Complete "* ]] ||
+  fail "the migration Job did not finish in ${WAIT_SECONDS}s (kubectl -n $namespace logs job/gold-platform-migrate)"
+
+kc apply -f "$rendered" -l app.kubernetes.io/component=api >/dev/null ||
+  fail "kubectl apply of the backend failed"
+kc -n "$namespace" rollout status deployment/gold-platform --timeout="${WAIT_SECONDS}s" ||
+  fail "the backend did not become ready (kubectl -n $namespace get pods)"
 echo "deploy-k8s: $direct_env deployed to namespace $namespace (context $context)"

@@ -14,6 +14,7 @@ if [ "$1" = postgres ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
     initdb --username="$user" --pwfile=<(printf '%s\n' "$POSTGRES_PASSWORD") \
         --auth-local=trust --auth-host=scram-sha-256 --encoding=UTF8 -D "$PGDATA"
     printf 'host all all all scram-sha-256\n' >> "$PGDATA/pg_hba.conf"
+    printf "listen_addresses = '*'\n" >> "$PGDATA/postgresql.conf"
     if [ "$db" != postgres ]; then
         printf 'CREATE DATABASE "%s";\n' "$db" | postgres --single -D "$PGDATA" -c listen_addresses='' postgres > /dev/null
     fi

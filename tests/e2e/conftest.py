@@ -1,0 +1,61 @@
+"""End-to-end scenarios against a real cluster: the one of $KUBECONFIG.
+
+`make e2e` brings up the local cluster (scripts/cluster/up.sh), runs these
+in file order (each builds on the deployment the one before left), and takes
+the cluster down; the kind job in .github/workflows runs the same files.
+Every scenario records its figures; they are printed at the end and written
+to .state/e2e-figures.txt.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+
+import pytest
+
+from tests.e2e.kube import ROOT
+
+FIGURES: list[tuple[str, str]] = []
+FIGURES_FILE = ROOT / ".state" / "e2e-figures.txt"
+
+
+def figure(name: str, value: str) -> None:
+    FIGURES.append((name, value))
+    print(f"\n[e2e] {name}: {value}", flush=True)
+
+
+def pytest_configure(config):
+    if not os.environ.get("KUBECONFIG"):
+        raise pytest.UsageError("tests/e2e needs KUBECONFIG (make e2e sets it)")
+    if shutil.which("kubectl") is None:
+        raise pytest.UsageError("tests/e2e needs kubectl on PATH")
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not FIGURES:
+        return
+    terminalreporter.section("e2e figures")
+    width = max(len(name) for name, _ in FIGURES)
+    lines = [f"{name:<{width}}  {value}" for name, value in FIGURES]
+    for line in lines:
+        terminalreporter.write_line(line)
+    FIGURES_FILE.parent.mkdir(parents=True, exist_ok=True)
+    FIGURES_FILE.write_text("\n".join(lines) + "\n")
+
+
+@dataclass
+class Deployment:
+    """What scenario 1 set up, for the scenarios after it."""
+
+    operator_key: str = ""
+    partner_key: str = ""
+    user_id: str = ""
+    load_user_id: str = ""
+    notes: dict = field(default_factory=dict)
+
+
+@pytest.fixture(scope="session")
+def deployment() -> Deployment:
+    return Deployment()
