@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from dataclasses import dataclass, field
 
 import pytest
 
-from tests.e2e.kube import ROOT
+from tests.e2e.kube import ROOT, Api, backend_secret_name, port_forward, secret_value
 
 FIGURES: list[tuple[str, str]] = []
 FIGURES_FILE = ROOT / ".state" / "e2e-figures.txt"
@@ -59,3 +60,24 @@ class Deployment:
 @pytest.fixture(scope="session")
 def deployment() -> Deployment:
     return Deployment()
+
+
+@pytest.fixture
+def deployed(deployment) -> Deployment:
+    """The dev deployment with a partner, for scenarios after the first; also
+    when a scenario runs on its own against a cluster that is already up."""
+    if not deployment.partner_key:
+        deployment.operator_key = secret_value(backend_secret_name(), "OPERATOR_API_KEY")
+        with port_forward("svc/gold-platform") as base:
+            api = Api(base, deployment.operator_key)
+            deployment.partner_key = api.partner(f"e2e-partner-{uuid.uuid4().hex[:8]}")
+            deployment.user_id = api.user(deployment.partner_key, "e2e-customer-1")
+    if not deployment.load_user_id:
+        with port_forward("svc/gold-platform") as base:
+            api = Api(base, deployment.operator_key)
+            user = api.user(deployment.partner_key, "e2e-load-customer")
+            api.call(
+                "POST", f"/v1/users/{user}/kyc", deployment.partner_key, json={"status": "verified"}
+            )
+            deployment.load_user_id = user
+    return deployment

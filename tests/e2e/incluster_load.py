@@ -3,8 +3,9 @@
 Runs in a pod (the service's own image, which has aiohttp) that stands where
 the ingress controller stands, so the traffic takes the one path the shipped
 NetworkPolicies open and goes through kube-proxy's Service routing, not
-through a port-forward pinned to one pod. Every worker loops over reads
-(`GET /v1/rates/current`) and, every fifth turn, a buy (verify + confirm); a
+through a port-forward pinned to one pod. Every worker loops, paced to a
+steady REQUESTS_PER_SECOND in all, over reads (`GET /v1/rates/current`) and,
+every fifth turn, a buy (verify + confirm); a
 side task publishes a fresh rate every 20 s so rate locks never expire.
 
 Each request opens its own connection, as a client arriving through a load
@@ -35,6 +36,9 @@ USER_ID = os.environ["USER_ID"]
 CONCURRENCY = int(os.environ.get("CONCURRENCY", "4"))
 MAX_SECONDS = float(os.environ.get("MAX_SECONDS", "300"))
 MAX_REQUESTS = int(os.environ.get("MAX_REQUESTS", "200000"))
+# Below the service's per-key rate limit (RATE_LIMIT_PER_MINUTE, 600 in dev):
+# a steady load, not a flood that the limiter would rightly refuse.
+REQUESTS_PER_SECOND = float(os.environ.get("REQUESTS_PER_SECOND", "9"))
 STOP_FILE = Path("/tmp/stop")
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=10)
 
@@ -76,7 +80,11 @@ class Load:
 
     async def worker(self, session, number: int) -> None:
         turn = 0
+        pace = CONCURRENCY / REQUESTS_PER_SECOND
+        next_at = time.monotonic() + number * pace / CONCURRENCY
         while not self.done():
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+            next_at += pace
             turn += 1
             rate = await self.request(session, "GET", "/v1/rates/current", 200, headers=PARTNER)
             if rate is None or (turn + number) % 5:

@@ -102,7 +102,7 @@ class LoadRun:
         pod = wait_until(f"load pod {self.name} finished", finished, timeout)
         lines = kubectl("-n", LOAD_NAMESPACE, "logs", self.name, "-c", "load").splitlines()
         assert pod["status"]["phase"] == "Succeeded", lines[-20:]
-        self.summary = json.loads(lines[-1])
+        self.summary = json.loads(next(line for line in reversed(lines) if line.startswith("{")))
         return self.summary
 
 
