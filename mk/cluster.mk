@@ -22,8 +22,8 @@ cluster-down: ## stop the local cluster; no process, mount, bridge, cgroup or so
 e2e-scenarios: venv ## the end-to-end scenarios against the cluster of $KUBECONFIG (local or kind)
 	$(VENV)/bin/pytest -p no:cacheprovider -o addopts="-ra --strict-markers" -s tests/e2e
 
-e2e: venv $(KUSTOMIZE) ## cluster-up, every end-to-end scenario with its figure, cluster-down
-	@set +e; ARGOCD=$(ARGOCD) scripts/cluster/up.sh && \
+e2e: venv $(KUSTOMIZE) ## cluster-up, every end-to-end scenario with its figure (the first one deploys), cluster-down
+	@set +e; DEPLOY=0 ARGOCD=$(ARGOCD) scripts/cluster/up.sh && \
 	  KUBECONFIG=$(CLUSTER_STATE)/admin.kubeconfig PATH=$(CLUSTER_STATE)/bin:$$PATH \
 	    $(VENV)/bin/pytest -p no:cacheprovider -o addopts="-ra --strict-markers" -s tests/e2e; \
 	  rc=$$?; scripts/cluster/down.sh; exit $$rc

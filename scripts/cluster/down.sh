@@ -61,16 +61,31 @@ if grep -qF " $CLUSTER_STATE/" /proc/self/mounts; then
     die "mounts remain under $CLUSTER_STATE (see /proc/self/mounts); not deleting it"
 fi
 
+# remove_kube_chains: the KUBE-* chains the kubelet and kube-proxy made, and
+# the rules that jump to them, in every table of iptables and ip6tables.
+remove_kube_chains() {
+    local ipt table rule chain
+    for ipt in iptables ip6tables; do
+        for table in filter nat mangle; do
+            "$ipt-save" -t "$table" 2> /dev/null | grep -E '^-A [A-Z-]+ .*-j KUBE-' | grep -v '^-A KUBE-' |
+                while read -r rule; do eval "$ipt -t $table ${rule/-A/-D}" 2> /dev/null || true; done
+            for chain in $("$ipt-save" -t "$table" 2> /dev/null | sed -n 's/^:\(KUBE-[^ ]*\).*/\1/p'); do
+                "$ipt" -t "$table" -F "$chain" 2> /dev/null || true
+            done
+            for chain in $("$ipt-save" -t "$table" 2> /dev/null | sed -n 's/^:\(KUBE-[^ ]*\).*/\1/p'); do
+                "$ipt" -t "$table" -X "$chain" 2> /dev/null || true
+            done
+        done
+    done
+}
+
 undo="$CLUSTER_STATE/undo"
 if [ -f "$undo" ]; then
     while read -r kind a b; do
         case "$kind" in
             link) ip link delete "$a" 2> /dev/null || true ;;
             sysctl) sysctl -qw "$a=$b" 2> /dev/null || true ;;
-            iptables)
-                # kube-proxy's own cleanup removes the chains it made.
-                "$(component_dir kubernetes "$KUBERNETES_VERSION")/bin/kube-proxy" --cleanup > /dev/null 2>&1 || true
-                ;;
+            iptables) remove_kube_chains ;;
             cgroup)
                 # Leaves first: a cgroup folder goes only once it is empty.
                 [ -d "$a" ] && find "$a" -depth -type d -exec rmdir {} + 2> /dev/null || true

@@ -166,7 +166,9 @@ start kubelet "$K8S_BIN/kubelet" --config "$CLUSTER_STATE/kubelet/config.yaml" \
     --container-runtime-endpoint "unix://$CONTAINERD_SOCK"
 sed -e "s|@STATE@|$CLUSTER_STATE|g" -e "s|@POD_CIDR@|$POD_CIDR|g" -e "s|@GATEWAY@|$BRIDGE_GATEWAY|g" \
     "$ROOT/cluster/config/kube-proxy.yaml.in" > "$CLUSTER_STATE/kube-proxy.yaml"
-echo "iptables" >> "$CLUSTER_STATE/undo"
+# The kubelet and kube-proxy add KUBE-* chains; down.sh removes them when
+# the host had none before.
+if ! iptables-save 2> /dev/null | grep -q '^:KUBE-'; then echo "iptables" >> "$CLUSTER_STATE/undo"; fi
 start kube-proxy "$K8S_BIN/kube-proxy" --config "$CLUSTER_STATE/kube-proxy.yaml" --hostname-override localhost
 sed -e "s|@STATE@|$CLUSTER_STATE|g" -e "s|@GATEWAY@|$BRIDGE_GATEWAY|g" \
     "$ROOT/cluster/config/Corefile.in" > "$CLUSTER_STATE/Corefile"

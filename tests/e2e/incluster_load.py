@@ -100,7 +100,9 @@ class Load:
     async def rates(self, session) -> None:
         while not self.done():
             prices = {"buy_price": "6000.00", "sell_price": "5800.00"}
-            await self.request(session, "POST", "/v1/admin/rates", 201, headers=OPERATOR, json=prices)
+            await self.request(
+                session, "POST", "/v1/admin/rates", 201, headers=OPERATOR, json=prices
+            )
             for _ in range(20):
                 if self.done():
                     return

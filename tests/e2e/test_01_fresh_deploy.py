@@ -89,8 +89,12 @@ def test_fresh_deploy_in_order_restricted_and_trading(deployment):
     # ...and the kernel agrees: uid, read-only root, no capabilities.
     api_pod = api_pods()[0]["metadata"]["name"]
     for pod, container, uid in ((api_pod, "api", "1000"), ("postgres-0", "postgres", "999")):
-        assert kubectl("-n", NAMESPACE, "exec", pod, "-c", container, "--", "id", "-u").strip() == uid
-        status = kubectl("-n", NAMESPACE, "exec", pod, "-c", container, "--", "cat", "/proc/1/status")
+        assert (
+            kubectl("-n", NAMESPACE, "exec", pod, "-c", container, "--", "id", "-u").strip() == uid
+        )
+        status = kubectl(
+            "-n", NAMESPACE, "exec", pod, "-c", container, "--", "cat", "/proc/1/status"
+        )
         assert "CapEff:\t0000000000000000" in status, status
         denied = kubectl(
             "-n", NAMESPACE, "exec", pod, "-c", container, "--",
