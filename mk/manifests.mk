@@ -6,10 +6,15 @@ KUBECONFORM_VERSION         ?= v0.7.0
 KUBERNETES_VALIDATE_VERSION ?= 1.37.0
 # Kubernetes version the manifests are validated against (schemas from kubernetes-validate).
 KUBERNETES_VERSION          ?= 1.33.0
-# CRD schemas (Argo CD, cert-manager, Prometheus Operator, External Secrets, Sealed
-# Secrets): a kubeconform template or a folder laid out as {group}/{kind}_{version}.json.
-# Offline CI: CRD_SCHEMA_LOCATION=../shared/crd-schemas
-CRD_SCHEMA_LOCATION         ?= https://raw.githubusercontent.com/datreeio/CRDs-catalog/main/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json
+# CRD schemas (Argo CD, cert-manager, Prometheus Operator, External Secrets):
+# generated from the pinned releases' own CRDs (scripts/cluster/versions.env,
+# fetched from the Go module proxy) into a cache outside the clone, laid out
+# as {group}/{kind}_{version}.json. Override with a kubeconform template or
+# another such folder, e.g. the public CRDs-catalog's URL template.
+GOLD_CACHE_DIR              ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/gold-platform
+CRD_VERSIONS_KEY            := $(shell sed -n 's/^\(ARGOCD\|CERT_MANAGER\|EXTERNAL_SECRETS\|PROMETHEUS_OPERATOR\)_VERSION=//p' scripts/cluster/versions.env | tr '\n' '-')
+CRD_SCHEMA_DIR              := $(GOLD_CACHE_DIR)/crd-schemas/$(CRD_VERSIONS_KEY)v1
+CRD_SCHEMA_LOCATION         ?= $(CRD_SCHEMA_DIR)
 
 KUSTOMIZE      := $(TOOLS)/bin/kustomize
 KUBECONFORM    := $(TOOLS)/bin/kubeconform
@@ -24,7 +29,13 @@ export KUSTOMIZE KUBECONFORM KUBERNETES_VERSION K8S_SCHEMA_DIR CRD_SCHEMA_LOCATI
 
 .PHONY: manifests manifests-validate render manifests-clean
 
-tools: $(TOOLS)/bin/kustomize $(TOOLS)/bin/kubeconform $(K8S_SCHEMAS)
+tools: $(TOOLS)/bin/kustomize $(TOOLS)/bin/kubeconform $(K8S_SCHEMAS) $(CRD_SCHEMA_DIR)/.complete
+
+$(CRD_SCHEMA_DIR)/.complete: scripts/manifests/build-crd-schemas.py scripts/cluster/crds.sh | $(VENV)/.installed
+	@command -v go >/dev/null || { echo "manifests: go is needed to fetch the CRDs (or set CRD_SCHEMA_LOCATION)" >&2; exit 2; }
+	@files=$$(scripts/cluster/crds.sh files) || { echo "manifests: fetching the CRDs from the Go module proxy failed; set GOPROXY, or CRD_SCHEMA_LOCATION to a schema folder or URL template" >&2; exit 2; }; \
+	rm -rf $(CRD_SCHEMA_DIR) && $(PY) scripts/manifests/build-crd-schemas.py --out $(CRD_SCHEMA_DIR) $$files
+	touch $@
 
 # go install of the release tags (no replace directives). The version stamp
 # makes a version bump in this file reinstall the binary.

@@ -103,5 +103,15 @@ if [ -f "$undo" ]; then
     fi
 fi
 
+# Nothing of ours may be left: say so loudly if something is.
+left=()
+ip link show "$BRIDGE" > /dev/null 2>&1 && left+=("interface $BRIDGE")
+if grep -qx iptables "$undo" 2> /dev/null && iptables-save 2> /dev/null | grep -q '^:KUBE-'; then
+    left+=("iptables chains: $(iptables-save 2> /dev/null | sed -n 's/^:\(KUBE-[^ ]*\).*/\1/p' | tr '\n' ' ')")
+fi
+for name in "$CLUSTER_STATE"/pids/*; do
+    [ -e "$name" ] && kill -0 "$(cat "$name")" 2> /dev/null && left+=("process $(basename "$name")")
+done
+[ ${#left[@]} -eq 0 ] || die "left behind: ${left[*]}"
 rm -rf "$CLUSTER_STATE"
 log "cluster stopped and cleaned up"

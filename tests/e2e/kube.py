@@ -61,8 +61,10 @@ def wait_until(what: str, check, timeout: float, interval: float = 1.0):
     raise AssertionError(f"{what}: not reached in {timeout:.0f} s (last error: {last_error})")
 
 
-def api_pods() -> list[dict]:
-    return kubectl_json("-n", NAMESPACE, "get", "pods", "-l", API_SELECTOR)["items"]
+def api_pods(*, terminating: bool = False) -> list[dict]:
+    """The backend's pods; those shutting down only when asked for."""
+    pods = kubectl_json("-n", NAMESPACE, "get", "pods", "-l", API_SELECTOR)["items"]
+    return [p for p in pods if terminating or "deletionTimestamp" not in p["metadata"]]
 
 
 def is_ready(pod: dict) -> bool:
@@ -237,7 +239,7 @@ class PodWatcher:
 
         while not self._stop.is_set():
             try:
-                pods = api_pods()
+                pods = api_pods(terminating=True)
             except KubectlError:
                 pods = []
             now = datetime.now(UTC)

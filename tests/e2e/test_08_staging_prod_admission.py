@@ -38,7 +38,16 @@ def pods_of(documents: list[dict]) -> list[dict]:
         template = d.get("spec", {}).get("jobTemplate", {}).get("spec", d.get("spec", {}))
         if d["kind"] not in POD_TEMPLATES and d["kind"] != "CronJob":
             continue
-        template = template["template"]
+        template = copy.deepcopy(template["template"])
+        # A StatefulSet's pods mount the claims made from its templates.
+        for claim in d["spec"].get("volumeClaimTemplates", []):
+            name = claim["metadata"]["name"]
+            template["spec"].setdefault("volumes", []).append(
+                {
+                    "name": name,
+                    "persistentVolumeClaim": {"claimName": f"{name}-{d['metadata']['name']}-0"},
+                }
+            )
         pods.append(
             {
                 "apiVersion": "v1",

@@ -1,5 +1,6 @@
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -200,3 +201,41 @@ def test_migrate_waits_for_a_database_that_comes_up_late(empty_database_url):
     assert result.returncode == 0, result.stderr
     assert migrations.head_id(MIGRATIONS_DIR) in result.stdout
     assert "database_not_ready" in result.stdout + result.stderr
+
+
+# What the previous release could trip over, if a migration did it: the pods
+# of release N keep serving while release N+1's migration has run (and after
+# a rollback). A migration that must contract says why on a line
+# `-- contract: <why release N no longer needs this>`, one release after the
+# code that stopped using it shipped.
+CONTRACTING = re.compile(
+    r"\b(DROP\s+(TABLE|COLUMN|VIEW|TYPE|SCHEMA)|RENAME\b|ALTER\s+COLUMN\s+\w+\s+"
+    r"(TYPE|SET\s+NOT\s+NULL)|ALTER\s+TABLE\s+\w+\s+ALTER\s+\w+\s+TYPE)",
+    re.IGNORECASE,
+)
+
+
+def contracting_statements(sql: str) -> list[str]:
+    code = "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
+    return [m.group(0) for m in CONTRACTING.finditer(code)]
+
+
+def test_contracting_statements_are_recognised():
+    assert contracting_statements("ALTER TABLE users DROP COLUMN kyc;") == ["DROP COLUMN"]
+    assert contracting_statements("ALTER TABLE t RENAME TO u;") == ["RENAME"]
+    assert contracting_statements("ALTER TABLE t ALTER COLUMN c SET NOT NULL;")
+    assert contracting_statements("ALTER TABLE t ADD COLUMN c text; -- DROP COLUMN later") == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(p for p in MIGRATIONS_DIR.glob("*.sql") if not p.name.endswith(".rollback.sql")),
+    ids=lambda p: p.name,
+)
+def test_migrations_are_expand_only_unless_they_say_why(path):
+    sql = path.read_text()
+    found = contracting_statements(sql)
+    assert not found or "-- contract:" in sql, (
+        f"{path.name} contracts the schema ({', '.join(found)}): the previous release would "
+        "break on it. Expand now, contract a release later with a '-- contract: <why>' line."
+    )
