@@ -26,4 +26,4 @@ e2e: venv $(KUSTOMIZE) ## cluster-up, every end-to-end scenario with its figure 
 	@set +e; DEPLOY=0 ARGOCD=$(ARGOCD) scripts/cluster/up.sh && \
 	  KUBECONFIG=$(CLUSTER_STATE)/admin.kubeconfig PATH=$(CLUSTER_STATE)/bin:$$PATH \
 	    $(VENV)/bin/pytest -p no:cacheprovider -o addopts="-ra --strict-markers" -s tests/e2e; \
-	  rc=$$?; scripts/cluster/down.sh; exit $$rc
+	  rc=$$?; scripts/cluster/down.sh || rc=1; exit $$rc

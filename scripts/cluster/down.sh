@@ -53,7 +53,7 @@ stop kube-apiserver 30
 stop etcd
 
 # Mounts under the state folder (pod volumes, network namespaces, rootfs).
-grep -F " $CLUSTER_STATE/" /proc/self/mounts | awk '{print $2}' | sort -r | while read -r mnt; do
+{ grep -F " $CLUSTER_STATE/" /proc/self/mounts || true; } | awk '{print $2}' | sort -r | while read -r mnt; do
     umount -l "$(printf '%b' "$mnt")" 2> /dev/null || true
 done
 # (Network namespaces live under containerd's state dir, so they went too.)
@@ -67,7 +67,7 @@ remove_kube_chains() {
     local ipt table rule chain
     for ipt in iptables ip6tables; do
         for table in filter nat mangle; do
-            "$ipt-save" -t "$table" 2> /dev/null | grep -E '^-A [A-Z-]+ .*-j KUBE-' | grep -v '^-A KUBE-' |
+            { "$ipt-save" -t "$table" 2> /dev/null | grep -E '^-A [A-Z-]+ .*-j KUBE-' | grep -v '^-A KUBE-' || true; } |
                 while read -r rule; do eval "$ipt -t $table ${rule/-A/-D}" 2> /dev/null || true; done
             for chain in $("$ipt-save" -t "$table" 2> /dev/null | sed -n 's/^:\(KUBE-[^ ]*\).*/\1/p'); do
                 "$ipt" -t "$table" -F "$chain" 2> /dev/null || true

@@ -548,6 +548,26 @@ def check_sync_waves(env: str, docs: list[dict]) -> list[Violation]:
                         f"(wave {sync_wave(job)})",
                     )
                 )
+    # What the service runs without (the cache) or what waits on add-ons the
+    # cluster may lack (ingress controller, cert-manager) must not gate it.
+    optional = of_kind(docs, "Issuer", "Ingress") + [
+        d
+        for d in of_kind(docs, "Deployment", "Service")
+        if ((d.get("metadata") or {}).get("labels") or {}).get("app.kubernetes.io/component")
+        == "cache"
+    ]
+    if deployment is not None:
+        for doc in optional:
+            if sync_wave(doc) <= sync_wave(deployment):
+                out.append(
+                    Violation(
+                        env,
+                        obj_id(doc),
+                        "sync-waves",
+                        f"optional wave {sync_wave(doc)} must come after the backend "
+                        f"(wave {sync_wave(deployment)})",
+                    )
+                )
     if deployment is not None and sync_wave(deployment) <= sync_wave(job):
         out.append(
             Violation(

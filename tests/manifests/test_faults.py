@@ -184,6 +184,19 @@ def test_migration_after_backend_is_caught(tools: Tools, repo_copy: Path):
     ) in errors
 
 
+def test_optional_cache_before_the_backend_is_caught(tools: Tools, repo_copy: Path):
+    edit(
+        repo_copy / "kustomize/base/redis/deployment.yaml",
+        'argocd.argoproj.io/sync-wave: "2"',
+        'argocd.argoproj.io/sync-wave: "-1"',
+    )
+    errors = failed(tools, repo_copy)
+    assert (
+        "dev: Deployment/gold-platform-dev/redis: rule 'sync-waves': "
+        "optional wave -1 must come after the backend (wave 1)"
+    ) in errors
+
+
 def test_production_issuer_outside_prod_is_caught(tools: Tools, repo_copy: Path):
     edit(
         repo_copy / "kustomize/overlays/staging/kustomization.yaml",
