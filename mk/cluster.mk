@@ -20,10 +20,10 @@ cluster-down: ## stop the local cluster; no process, mount, bridge, cgroup or so
 	scripts/cluster/down.sh
 
 e2e-scenarios: venv ## the end-to-end scenarios against the cluster of $KUBECONFIG (local or kind)
+	@if [ -f $(CLUSTER_STATE)/env ]; then . $(CLUSTER_STATE)/env; fi; \
 	$(VENV)/bin/pytest -p no:cacheprovider -o addopts="-ra --strict-markers" -s tests/e2e
 
-e2e: venv $(KUSTOMIZE) ## cluster-up, every end-to-end scenario with its figure (the first one deploys), cluster-down
-	@set +e; DEPLOY=0 ARGOCD=$(ARGOCD) scripts/cluster/up.sh && \
-	  KUBECONFIG=$(CLUSTER_STATE)/admin.kubeconfig PATH=$(CLUSTER_STATE)/bin:$$PATH \
+e2e: venv $(KUSTOMIZE) ## cluster-up with Argo CD, every end-to-end scenario with its figure, cluster-down
+	@set +e; DEPLOY=0 ARGOCD=1 scripts/cluster/up.sh && . $(CLUSTER_STATE)/env && \
 	    $(VENV)/bin/pytest -p no:cacheprovider -o addopts="-ra --strict-markers" -s tests/e2e; \
 	  rc=$$?; scripts/cluster/down.sh || rc=1; exit $$rc

@@ -7,7 +7,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=scripts/cluster/lib.sh
 . "$HERE/lib.sh"
-# shellcheck source=scripts/cluster/cluster.env
+# shellcheck source=scripts/cluster/cluster.env disable=SC1091
 . "$HERE/cluster.env"
 
 [ -d "$CLUSTER_STATE" ] || { log "no cluster state in $CLUSTER_STATE: nothing to stop"; exit 0; }

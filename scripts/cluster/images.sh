@@ -15,7 +15,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=scripts/cluster/lib.sh
 . "$HERE/lib.sh"
 SOCKET="${1:?usage: images.sh CONTAINERD_SOCKET}"
-# shellcheck source=scripts/image/env.sh
+# shellcheck source=scripts/image/env.sh disable=SC1091
 . "$ROOT/scripts/image/env.sh"
 
 "$ROOT/scripts/image/install-deps.sh" > /dev/null
@@ -92,4 +92,22 @@ podman save --quiet --multi-image-archive -o "$archive" \
     "$APP_IMAGE_CURRENT" "$APP_IMAGE_NEXT" "$POSTGRES_IMAGE" "$REDIS_IMAGE" "$PAUSE_IMAGE"
 ctr --address "$SOCKET" --namespace k8s.io images import --no-unpack=false "$archive" > /dev/null
 rm -f "$archive"
+
+# The same images under the names the dev overlay ships with, so Argo CD can
+# sync that overlay unchanged (kubelet finds them; nothing is pulled).
+"$ROOT/.tools/bin/kustomize" build "$ROOT/kustomize/overlays/dev" | sed -n 's/^ *image: *//p' | sort -u |
+    while read -r shipped; do
+        case "$shipped" in
+            */postgres:*) local_image="$POSTGRES_IMAGE" ;;
+            */redis:*) local_image="$REDIS_IMAGE" ;;
+            *) local_image="$APP_IMAGE_CURRENT" ;;
+        esac
+        ctr --address "$SOCKET" --namespace k8s.io images tag --force "$local_image" "$shipped" > /dev/null
+    done
+# The next release by digest, as a registry would serve it after a release:
+# the image bump (scripts/gitops/bump-image.sh) pins the dev overlay to it.
+shipped_app="$("$ROOT/.tools/bin/kustomize" build "$ROOT/kustomize/overlays/dev" | sed -n 's/^ *image: *\(.*gold-platform\):.*/\1/p' | head -n1)"
+next_digest="$(ctr --address "$SOCKET" --namespace k8s.io images ls "name==$APP_IMAGE_NEXT" | awk 'NR == 2 {print $3}')"
+ctr --address "$SOCKET" --namespace k8s.io images tag --force "$APP_IMAGE_NEXT" "$shipped_app@$next_digest" > /dev/null
+echo "$next_digest" > "$WORKDIR/next-release.digest"
 log "images imported into containerd in $((SECONDS - start)) s"

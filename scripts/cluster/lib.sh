@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Shared by the scripts in scripts/cluster/: paths, pinned versions, logging.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-# shellcheck source=scripts/cluster/versions.env
+# shellcheck source=scripts/cluster/versions.env disable=SC1091
 . "$ROOT/scripts/cluster/versions.env"
 GOLD_CACHE_DIR="${GOLD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/gold-platform}"
 export GOLD_CACHE_DIR

@@ -15,7 +15,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=scripts/cluster/lib.sh
 . "$HERE/lib.sh"
-# shellcheck source=scripts/cluster/cluster.env
+# shellcheck source=scripts/cluster/cluster.env disable=SC1091
 . "$HERE/cluster.env"
 
 [ "$(id -u)" -eq 0 ] || die "the local cluster needs root (containerd, kubelet, iptables, mounts)"
@@ -140,7 +140,7 @@ start kube-scheduler "$K8S_BIN/kube-scheduler" \
     --bind-address 127.0.0.1 --leader-elect=false --profiling=false
 
 # --- containerd (CRI) ----------------------------------------------------------
-ls /run/containerd/s 2> /dev/null | sed 's|^|shim-before |' >> "$CLUSTER_STATE/undo" || true
+find /run/containerd/s -mindepth 1 -maxdepth 1 -printf 'shim-before %f\n' 2> /dev/null >> "$CLUSTER_STATE/undo" || true
 sed -e "s|@STATE@|$CLUSTER_STATE|g" -e "s|@CNI_BIN@|$CNI_BIN|g" -e "s|@PAUSE_IMAGE@|$PAUSE_IMAGE|g" \
     "$ROOT/cluster/config/containerd.toml.in" > "$CLUSTER_STATE/containerd/config.toml"
 sed -e "s|@STATE@|$CLUSTER_STATE|g" -e "s|@BRIDGE@|$BRIDGE|g" \
@@ -190,9 +190,14 @@ cat > "$CLUSTER_STATE/env" << EOF
 export KUBECONFIG=$KUBECONFIG
 export PATH=$CLUSTER_STATE/bin:\$PATH
 EOF
+[ "${ARGOCD:-0}" = 1 ] && "$HERE/argocd.sh" start
 log "cluster up in $((SECONDS - started)) s: Kubernetes $KUBERNETES_VERSION, node localhost, API https://127.0.0.1:$APISERVER_PORT"
 
-if [ "${DEPLOY:-1}" = 1 ]; then
+if [ "${DEPLOY:-1}" = 1 ] && [ "${ARGOCD:-0}" = 1 ]; then
+    # As README tells a user: apply the root app; Argo CD does the rest.
+    # shellcheck disable=SC1091
+    (. "$CLUSTER_STATE/env" && "$GOLD_E2E_GIT_WORK_TREE/scripts/deploy-k8s.sh")
+elif [ "${DEPLOY:-1}" = 1 ]; then
     deploy_start=$SECONDS
     "$ROOT/scripts/deploy-k8s.sh" --direct dev --overlay "$ROOT/kustomize/overlays/e2e"
     log "dev overlay (kustomize/overlays/e2e: dev + local image names) deployed in $((SECONDS - deploy_start)) s"

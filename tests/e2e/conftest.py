@@ -62,10 +62,9 @@ def deployment() -> Deployment:
     return Deployment()
 
 
-@pytest.fixture
-def deployed(deployment) -> Deployment:
-    """The dev deployment with a partner, for scenarios after the first; also
-    when a scenario runs on its own against a cluster that is already up."""
+def fill_deployment(deployment: Deployment) -> Deployment:
+    """A partner, a customer and a KYC'd load customer on the running dev
+    deployment, unless `deployment` has them already."""
     if not deployment.partner_key:
         deployment.operator_key = secret_value(backend_secret_name(), "OPERATOR_API_KEY")
         with port_forward("svc/gold-platform") as base:
@@ -81,3 +80,10 @@ def deployed(deployment) -> Deployment:
             )
             deployment.load_user_id = user
     return deployment
+
+
+@pytest.fixture
+def deployed(deployment) -> Deployment:
+    """The dev deployment with a partner, for scenarios after the first; also
+    when a scenario runs on its own against a cluster that is already up."""
+    return fill_deployment(deployment)
