@@ -10,6 +10,8 @@
 #   localhost/gold-platform-cluster/pause:<hash>     the pod sandbox
 #
 # Usage: images.sh CONTAINERD_SOCKET. Needs root, podman and the .venv.
+# The image names come from versions.env, through lib.sh.
+# shellcheck disable=SC2153
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=scripts/cluster/lib.sh

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,18 @@ def test_overlay_accepted_and_its_pods_admitted_under_restricted(env, tmp_path: 
         f"8 {env}: server dry run / pods admitted under restricted",
         f"{len(documents)} objects accepted, {len(pods)} pods admitted, a root pod refused",
     )
+
+
+def test_argocd_objects_accepted_without_a_warning():
+    """argocd/ as the API server sees it: accepted (real CRDs) and without
+    the warning a finalizer name without a path used to cause."""
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "argocd"}}
+    kubectl("apply", "--server-side", "-f", "-", input=json.dumps(namespace))
+    for folder in ("bootstrap", "apps"):
+        result = subprocess.run(
+            ["kubectl", "apply", "--server-side", "--dry-run=server", "-n", "argocd",
+             "-f", str(ROOT / "argocd" / folder)],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert "Warning" not in result.stderr, result.stderr
