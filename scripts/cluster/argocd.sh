@@ -27,20 +27,6 @@ REPO_URL="file://$GIT_DIR_BARE"
 PUBLIC_REPO_URL=https://github.com/gold-platform/gold-platform.git
 mkdir -p "$ARGOCD_STATE/tmp" "$CLUSTER_STATE/git"
 
-start() {
-    local name="$1"; shift
-    setsid "$@" > "$CLUSTER_STATE/logs/$name.log" 2>&1 < /dev/null &
-    echo $! > "$CLUSTER_STATE/pids/$name"
-}
-wait_for() {
-    local what="$1" limit="$2" t0=$SECONDS; shift 2
-    until "$@" > /dev/null 2>&1; do
-        [ $((SECONDS - t0)) -lt "$limit" ] || die "$what not ready after ${limit} s (logs: $CLUSTER_STATE/logs)"
-        sleep 1
-    done
-    log "$what ready ($((SECONDS - t0)) s)"
-}
-
 # --- the git server: a bare clone, and a work tree that pushes to it --------
 git clone --quiet --bare "$ROOT" "$GIT_DIR_BARE"
 git clone --quiet "$GIT_DIR_BARE" "$WORK_TREE"

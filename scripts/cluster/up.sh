@@ -78,22 +78,6 @@ for c in admin kube-controller-manager kube-scheduler kubelet kube-proxy coredns
 KUBECONFIG="$CLUSTER_STATE/admin.kubeconfig"
 export KUBECONFIG
 
-# start NAME CMD...: a background process with its pid and log in the state dir.
-start() {
-    local name="$1"; shift
-    setsid "$@" > "$CLUSTER_STATE/logs/$name.log" 2>&1 < /dev/null &
-    echo $! > "$CLUSTER_STATE/pids/$name"
-}
-# wait_for WHAT SECONDS CMD...: polls CMD once a second.
-wait_for() {
-    local what="$1" limit="$2" t0=$SECONDS; shift 2
-    until "$@" > /dev/null 2>&1; do
-        [ $((SECONDS - t0)) -lt "$limit" ] || die "$what not ready after ${limit} s (logs: $CLUSTER_STATE/logs)"
-        sleep 1
-    done
-    log "$what ready ($((SECONDS - t0)) s)"
-}
-
 # --- host network: the pods' bridge, forwarding ------------------------------
 ip link add "$BRIDGE" type bridge
 echo "link $BRIDGE" >> "$CLUSTER_STATE/undo"
