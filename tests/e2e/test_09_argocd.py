@@ -279,6 +279,7 @@ def test_2_release_by_image_bump_rolls_out_without_a_failed_request(deployed):
         bump = subprocess.run(
             [str(WORK_TREE / "scripts" / "gitops" / "bump-image.sh"), "--commit", digest],
             cwd=WORK_TREE,
+            env={**os.environ, "KUSTOMIZE": str(ROOT / ".tools" / "bin" / "kustomize")},
             capture_output=True,
             text=True,
             timeout=120,
