@@ -97,16 +97,17 @@ class Load:
                 path = f"/v1/transactions/{tx['id']}/confirm"
                 await self.request(session, "POST", path, 200, headers=PARTNER)
 
+    async def publish_rate(self, session) -> None:
+        prices = {"buy_price": "6000.00", "sell_price": "5800.00"}
+        await self.request(session, "POST", "/v1/admin/rates", 201, headers=OPERATOR, json=prices)
+
     async def rates(self, session) -> None:
         while not self.done():
-            prices = {"buy_price": "6000.00", "sell_price": "5800.00"}
-            await self.request(
-                session, "POST", "/v1/admin/rates", 201, headers=OPERATOR, json=prices
-            )
             for _ in range(20):
                 if self.done():
                     return
                 await asyncio.sleep(1)
+            await self.publish_rate(session)
 
     async def progress(self) -> None:
         while not self.done():
@@ -118,6 +119,8 @@ async def main() -> None:
     load = Load()
     connector = aiohttp.TCPConnector(force_close=True)
     async with aiohttp.ClientSession(connector=connector, timeout=REQUEST_TIMEOUT) as session:
+        # A current rate before the first read (a fresh database has none).
+        await load.publish_rate(session)
         print("load started", file=sys.stderr, flush=True)
         await asyncio.gather(
             load.rates(session),

@@ -4,6 +4,8 @@ schema is already ahead of them (the migration runs before the new pods)."""
 
 from __future__ import annotations
 
+import json
+
 from tests.e2e.conftest import figure
 from tests.e2e.kube import (
     Api,
@@ -38,8 +40,8 @@ def test_rolling_upgrade_with_a_migration_loses_no_request(deployed, tmp_path):
         result = deploy(release)
         summary = load.stop()
     assert result.returncode == 0, result.stdout + result.stderr
-    assert summary["sent"] >= 50, summary
-    assert summary["failed"] == 0, summary
+    assert summary["sent"] >= 50, json.dumps(summary)
+    assert summary["failed"] == 0, json.dumps(summary)
 
     migrated_at = job_completed_at()
     old_after_migration = [

@@ -4,6 +4,8 @@ it and serves, with no failed request."""
 
 from __future__ import annotations
 
+import json
+
 from tests.e2e.conftest import figure
 from tests.e2e.kube import E2E_OVERLAY, api_pods, deploy, is_ready, pod_readiness
 from tests.e2e.load import in_cluster_load
@@ -19,8 +21,8 @@ def test_rollback_after_the_migration_is_ready_and_loses_no_request(deployed):
         result = deploy(E2E_OVERLAY)
         summary = load.stop()
     assert result.returncode == 0, result.stdout + result.stderr
-    assert summary["sent"] >= 50, summary
-    assert summary["failed"] == 0, summary
+    assert summary["sent"] >= 50, json.dumps(summary)
+    assert summary["failed"] == 0, json.dumps(summary)
 
     pods = api_pods()
     assert pods and all(p["spec"]["containers"][0]["image"].endswith(":e2e-1") for p in pods)

@@ -8,6 +8,7 @@ and back to the overlay's one afterwards."""
 
 from __future__ import annotations
 
+import json
 import time
 
 from tests.e2e.conftest import figure
@@ -42,8 +43,8 @@ def test_deleting_a_backend_pod_under_load_fails_nothing(deployed):
             summary = load.stop()
     finally:
         kubectl("-n", NAMESPACE, "scale", "deployment/gold-platform", "--replicas=1")
-    assert summary["sent"] >= 50, summary
-    assert summary["failed"] == 0, summary
+    assert summary["sent"] >= 50, json.dumps(summary)
+    assert summary["failed"] == 0, json.dumps(summary)
     figure(
         "5 graceful drain: requests sent / failed while a pod drains",
         f"{summary['sent']} / {summary['failed']} (pod gone after {drained:.0f} s)",

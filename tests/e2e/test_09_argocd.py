@@ -294,8 +294,8 @@ def test_2_release_by_image_bump_rolls_out_without_a_failed_request(deployed):
         rolled_s = time.monotonic() - committed
         settle(git("rev-parse", "HEAD"))
         summary = load.stop()
-    assert summary["sent"] >= 50, summary
-    assert summary["failed"] == 0, summary
+    assert summary["sent"] >= 50, json.dumps(summary)
+    assert summary["failed"] == 0, json.dumps(summary)
     figure(
         "9.2 Argo CD release: commit to rolled out / requests failed",
         f"{rolled_s:.0f} s / {summary['failed']} of {summary['sent']}",
