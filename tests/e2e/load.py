@@ -35,17 +35,31 @@ def _namespace() -> None:
     kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=configmap)
 
 
-def _pod(name: str, image: str, env: dict[str, str]) -> dict:
+def restricted_pod(
+    name: str, namespace: str, labels: dict, command: list[str], *,
+    env: dict[str, str] | None = None, volumes: dict[str, tuple[str, dict]] | None = None,
+) -> dict:  # fmt: skip
+    """A one-shot pod of the service's image that Pod Security `restricted`
+    admits; `volumes` maps a name to (mount path, volume source)."""
+    volumes = volumes or {}
+    container = {
+        "name": "main",
+        "image": service_image(),
+        "imagePullPolicy": "IfNotPresent",
+        "command": command,
+        "env": [{"name": k, "value": v} for k, v in (env or {}).items()],
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "resources": {"limits": {"cpu": "500m", "memory": "256Mi"}},
+        "volumeMounts": [{"name": n, "mountPath": path} for n, (path, _) in volumes.items()],
+    }
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {
-            "name": name,
-            "namespace": LOAD_NAMESPACE,
-            # Where the ingress controller stands: the only source the
-            # backend's NetworkPolicy admits.
-            "labels": {"app.kubernetes.io/name": "ingress-nginx"},
-        },
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
         "spec": {
             "restartPolicy": "Never",
             "automountServiceAccountToken": False,
@@ -55,29 +69,8 @@ def _pod(name: str, image: str, env: dict[str, str]) -> dict:
                 "runAsGroup": 1000,
                 "seccompProfile": {"type": "RuntimeDefault"},
             },
-            "containers": [
-                {
-                    "name": "load",
-                    "image": image,
-                    "imagePullPolicy": "IfNotPresent",
-                    "command": ["python", "/load/incluster_load.py"],
-                    "env": [{"name": k, "value": v} for k, v in env.items()],
-                    "securityContext": {
-                        "allowPrivilegeEscalation": False,
-                        "readOnlyRootFilesystem": True,
-                        "capabilities": {"drop": ["ALL"]},
-                    },
-                    "resources": {"limits": {"cpu": "500m", "memory": "256Mi"}},
-                    "volumeMounts": [
-                        {"name": "script", "mountPath": "/load"},
-                        {"name": "tmp", "mountPath": "/tmp"},
-                    ],
-                }
-            ],
-            "volumes": [
-                {"name": "script", "configMap": {"name": "e2e-load"}},
-                {"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}},
-            ],
+            "containers": [container],
+            "volumes": [{"name": n, **source} for n, (_, source) in volumes.items()],
         },
     }
 
@@ -100,7 +93,7 @@ class LoadRun:
             return pod["status"].get("phase") in ("Succeeded", "Failed") and pod
 
         pod = wait_until(f"load pod {self.name} finished", finished, timeout)
-        lines = kubectl("-n", LOAD_NAMESPACE, "logs", self.name, "-c", "load").splitlines()
+        lines = kubectl("-n", LOAD_NAMESPACE, "logs", self.name).splitlines()
         assert pod["status"]["phase"] == "Succeeded", lines[-20:]
         self.summary = json.loads(next(line for line in reversed(lines) if line.startswith("{")))
         return self.summary
@@ -122,12 +115,25 @@ def in_cluster_load(
         "CONCURRENCY": str(concurrency),
         "MAX_SECONDS": str(max_seconds),
     }
-    kubectl("apply", "-f", "-", input=json.dumps(_pod(name, service_image(), env)))
+    pod = restricted_pod(
+        name,
+        LOAD_NAMESPACE,
+        # Where the ingress controller stands: the only source the backend's
+        # NetworkPolicy admits.
+        {"app.kubernetes.io/name": "ingress-nginx"},
+        ["python", "/load/incluster_load.py"],
+        env=env,
+        volumes={
+            "script": ("/load", {"configMap": {"name": "e2e-load"}}),
+            "tmp": ("/tmp", {"emptyDir": {"sizeLimit": "16Mi"}}),
+        },
+    )
+    kubectl("apply", "-f", "-", input=json.dumps(pod))
     run = LoadRun(name)
     try:
         wait_until(
             f"load pod {name} sending",
-            lambda: "load started" in kubectl("-n", LOAD_NAMESPACE, "logs", name, "-c", "load"),
+            lambda: "load started" in kubectl("-n", LOAD_NAMESPACE, "logs", name),
             120,
         )
         time.sleep(3)  # a few seconds of steady traffic before the scenario acts

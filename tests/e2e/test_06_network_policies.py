@@ -24,7 +24,7 @@ from tests.e2e.kube import (
     render,
     wait_until,
 )
-from tests.e2e.load import LOAD_NAMESPACE, service_image
+from tests.e2e.load import LOAD_NAMESPACE, restricted_pod
 
 ENFORCED = os.environ.get("E2E_NETWORK_POLICY_ENFORCED") == "1"
 
@@ -36,33 +36,7 @@ def probe(namespace: str, name: str, labels: dict, host: str, port: int) -> bool
         f"s=socket.create_connection(({host!r},{port}),timeout=5)\n"
         "print('connected')\n"
     )
-    pod = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": namespace, "labels": labels},
-        "spec": {
-            "restartPolicy": "Never",
-            "automountServiceAccountToken": False,
-            "securityContext": {
-                "runAsNonRoot": True,
-                "runAsUser": 1000,
-                "seccompProfile": {"type": "RuntimeDefault"},
-            },
-            "containers": [
-                {
-                    "name": "probe",
-                    "image": service_image(),
-                    "imagePullPolicy": "IfNotPresent",
-                    "command": ["python", "-c", code],
-                    "securityContext": {
-                        "allowPrivilegeEscalation": False,
-                        "readOnlyRootFilesystem": True,
-                        "capabilities": {"drop": ["ALL"]},
-                    },
-                }
-            ],
-        },
-    }
+    pod = restricted_pod(name, namespace, labels, ["python", "-c", code])
     kubectl("-n", namespace, "delete", "pod", name, "--ignore-not-found", "--wait=true")
     kubectl("apply", "-f", "-", input=json.dumps(pod))
     try:
