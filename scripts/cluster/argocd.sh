@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Argo CD on the local cluster (make cluster-up ARGOCD=1; always in make e2e):
-# the real application controller and repo server (v3.6.1, built from the Go
-# module proxy by build.sh) as host processes on 127.0.0.1, their Redis
-# cache, and a git "server" holding a clone of this repository.
+# the real application controller, repo server and API server (built from
+# the Go module proxy by build.sh) as host processes on 127.0.0.1, their Redis
+# cache, the argocd CLI logged in (ARGOCD_OPTS in the cluster's env file),
+# and a git "server" holding a clone of this repository.
 #
 # The clone (file://, a bare repository under the cluster's state) differs
 # from this checkout by one commit: argocd/ points its repoURLs and
@@ -62,7 +63,24 @@ start argocd-application-controller env ARGOCD_BINARY_NAME=argocd-application-co
     --persist-resource-health
 wait_for "Argo CD application controller" 60 curl -fsS "http://127.0.0.1:$ARGOCD_CONTROLLER_METRICS_PORT/metrics"
 
+# The API server: what the argocd CLI talks to, and where manual syncs are
+# checked against the project's sync windows. Plain HTTP on loopback; the
+# admin password is the one it generates (argocd-initial-admin-secret).
+start argocd-server env ARGOCD_BINARY_NAME=argocd-server "$ARGOCD_HOME/bin/argocd" \
+    --namespace argocd --insecure --address 127.0.0.1 --port "$ARGOCD_SERVER_PORT" \
+    --metrics-address 127.0.0.1 --metrics-port "$ARGOCD_SERVER_METRICS_PORT" \
+    --repo-server "127.0.0.1:$ARGOCD_REPO_SERVER_PORT" --redis "127.0.0.1:$ARGOCD_REDIS_PORT" \
+    --dex-server "" --staticassets "$ARGOCD_STATE/no-web-ui"
+wait_for "Argo CD API server" 60 curl -fsS "http://127.0.0.1:$ARGOCD_SERVER_PORT/healthz"
+wait_for "Argo CD admin password" 60 kubectl -n argocd get secret argocd-initial-admin-secret
+ln -sf "$ARGOCD_HOME/bin/argocd" "$CLUSTER_STATE/bin/argocd"   # the CLI, next to kubectl
+ARGOCD_OPTS="--config $ARGOCD_STATE/cli-config --server 127.0.0.1:$ARGOCD_SERVER_PORT --plaintext"
+# shellcheck disable=SC2086 # ARGOCD_OPTS is a list of flags, as the CLI reads it
+argocd $ARGOCD_OPTS login "127.0.0.1:$ARGOCD_SERVER_PORT" --username admin \
+    --password "$(kubectl -n argocd get secret argocd-initial-admin-secret -o jsonpath='{.data.password}' | base64 -d)" > /dev/null
+
 cat >> "$CLUSTER_STATE/env" << EOF
 export GOLD_E2E_GIT_WORK_TREE=$WORK_TREE
+export ARGOCD_OPTS="$ARGOCD_OPTS"
 EOF
 log "Argo CD $ARGOCD_VERSION running; bootstrap from the git server's work tree: $WORK_TREE/scripts/deploy-k8s.sh"

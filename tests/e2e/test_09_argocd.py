@@ -31,6 +31,7 @@ from tests.e2e.kube import (
     NAMESPACE,
     ROOT,
     api_pods,
+    database_counts,
     is_ready,
     kubectl,
     kubectl_json,
@@ -317,3 +318,256 @@ def test_3_self_heal_reverts_a_hand_edit(deployed):
     healed_s = time.monotonic() - started
     settle(git("rev-parse", "HEAD"))
     figure("9.3 Argo CD self-heal of a hand scale to 3", f"{healed_s:.0f} s")
+
+
+def commit_and_push(message: str, *paths: str) -> str:
+    """Commit the work tree's edits of `paths` and push them to the git server."""
+    git("add", "--", *paths)
+    git("commit", "--quiet", "-m", message)
+    git("push", "--quiet", "origin", "HEAD")
+    return git("rev-parse", "HEAD")
+
+
+def revert_and_push() -> str:
+    git("revert", "--quiet", "--no-edit", "HEAD")
+    git("push", "--quiet", "origin", "HEAD")
+    return git("rev-parse", "HEAD")
+
+
+def edit(path: str, old: str, new: str) -> None:
+    file = WORK_TREE / path
+    text = file.read_text()
+    assert old in text, f"{path} no longer contains {old!r}"
+    file.write_text(text.replace(old, new, 1))
+
+
+def argocd_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """The argocd CLI, logged in to the local API server (ARGOCD_OPTS)."""
+    return subprocess.run(
+        ["argocd", *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+DEV_KUSTOMIZATION = "kustomize/overlays/dev/kustomization.yaml"
+
+
+def test_4_prune_removes_what_git_dropped_and_keeps_the_database_claim(deployed):
+    claim = kubectl_json("-n", NAMESPACE, "get", "pvc", "data-postgres-0")
+    partners_before = database_counts()["partners"]
+    edit(
+        DEV_KUSTOMIZATION,
+        "patches:\n",
+        "patches:\n  - patch: |-\n      $patch: delete\n      apiVersion: policy/v1\n"
+        "      kind: PodDisruptionBudget\n      metadata:\n        name: gold-platform\n",
+    )
+    revision = commit_and_push("dev: drop the backend's PodDisruptionBudget", DEV_KUSTOMIZATION)
+    started = time.monotonic()
+    refresh()
+    wait_until(
+        "the PodDisruptionBudget pruned",
+        lambda: not kubectl_json("-n", NAMESPACE, "get", "pdb")["items"],
+        300,
+    )
+    pruned_s = time.monotonic() - started
+    settle(revision)
+    kept = kubectl_json("-n", NAMESPACE, "get", "pvc", "data-postgres-0")
+    assert kept["metadata"]["uid"] == claim["metadata"]["uid"]
+    assert "deletionTimestamp" not in kept["metadata"]
+    assert database_counts()["partners"] == partners_before
+    # Argo CD does not even track the claim: the StatefulSet's template makes it.
+    tracked = {r["kind"] for r in application()["status"]["resources"]}
+    assert "PersistentVolumeClaim" not in tracked, tracked
+
+    settle(revert_and_push())
+    refresh()
+    wait_until(
+        "the PodDisruptionBudget back",
+        lambda: kubectl_json("-n", NAMESPACE, "get", "pdb")["items"],
+        300,
+    )
+    figure("9.4 Argo CD prune of a resource dropped in git", f"{pruned_s:.0f} s; database claim kept")
+
+
+def operation_failure(app: dict) -> str:
+    state = app.get("status", {}).get("operationState", {})
+    if state.get("phase") not in ("Failed", "Error"):
+        return ""
+    messages = [state.get("message", "")]
+    messages += [r.get("message", "") for r in state.get("syncResult", {}).get("resources", [])]
+    return " ".join(messages)
+
+
+def test_5_the_project_refuses_kinds_and_destinations_outside_its_limits(deployed):
+    role = "kustomize/overlays/dev/e2e-role.yaml"
+    (WORK_TREE / role).write_text(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: e2e-outside\n"
+        "rules:\n  - apiGroups: ['']\n    resources: [secrets]\n    verbs: [get]\n"
+    )
+    edit(DEV_KUSTOMIZATION, "  - ../../base\n", "  - ../../base\n  - e2e-role.yaml\n")
+    revision = commit_and_push("dev: a Role (not in the project's whitelist)", role, DEV_KUSTOMIZATION)
+    refresh()
+
+    def refused():
+        app = application()
+        message = operation_failure(app)
+        at_revision = app["status"]["operationState"].get("syncResult", {}).get("revision")
+        return at_revision == revision and message
+
+    message = wait_until("the sync with a Role refused", refused, 300)
+    assert "is not permitted in project gold-platform" in message, message
+    assert not kubectl_json("-n", NAMESPACE, "get", "roles")["items"]
+    settle(revert_and_push())
+
+    outside = "argocd/apps/e2e-outside.yaml"
+    (WORK_TREE / outside).write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "argoproj.io/v1alpha1",
+                "kind": "Application",
+                "metadata": {"name": "e2e-outside", "namespace": "argocd"},
+                "spec": {
+                    "project": "gold-platform",
+                    "source": application()["spec"]["source"],
+                    "destination": {
+                        "server": "https://kubernetes.default.svc",
+                        "namespace": "kube-system",
+                    },
+                },
+            }
+        )
+    )
+    commit_and_push("argocd: an Application outside the project's namespaces", outside)
+    refresh("gold-platform-root")
+
+    def invalid():
+        app = kubectl_json("-n", "argocd", "get", "application", "e2e-outside")
+        return " ".join(
+            c["message"]
+            for c in app.get("status", {}).get("conditions", [])
+            if c["type"] == "InvalidSpecError"
+        )
+
+    message = wait_until("the Application outside the project flagged", invalid, 300)
+    assert "kube-system" in message and "gold-platform" in message, message
+    assert "do not match any of the allowed destinations" in message, message
+    sync = argocd_cli("app", "sync", "e2e-outside")
+    assert sync.returncode != 0, sync.stdout
+    # The root app does not prune (argocd/bootstrap/root.yaml): a person deletes it.
+    revert_and_push()
+    refresh("gold-platform-root")
+    kubectl("-n", "argocd", "delete", "application", "e2e-outside", "--wait=true")
+    figure("9.5 Argo CD project limits", "Role refused; kube-system destination refused")
+
+
+def changed_lines(diff: str) -> list[str]:
+    """The added and removed lines of a unified diff, without their indentation."""
+    lines = []
+    for line in diff.splitlines():
+        if line.startswith(("+++", "---")):
+            continue
+        if line[:1] in "+-" or line[:2] in ("> ", "< "):
+            sign = "+" if line[0] in "+>" else "-"
+            lines.append(sign + line[1:].strip())
+    return sorted(lines)
+
+
+def test_6_the_pr_diff_agrees_with_argo_cds_diff(deployed):
+    git("checkout", "--quiet", "-b", "e2e-pr")
+    try:
+        edit(DEV_KUSTOMIZATION, "    count: 1\n", "    count: 2\n")
+        edit(DEV_KUSTOMIZATION, "value: dev.gold-platform.example.com\n", "value: pr.gold-platform.example.com\n")
+        edit(DEV_KUSTOMIZATION, "value: dev.gold-platform.example.com\n", "value: pr.gold-platform.example.com\n")
+        pr_head = commit_and_push("dev: two replicas and another host (a pull request)", DEV_KUSTOMIZATION)
+        ours = subprocess.run(
+            [str(WORK_TREE / "scripts/gitops/diff-overlays.sh"), "main", "e2e-pr"],
+            cwd=WORK_TREE,
+            env={**os.environ, "KUSTOMIZE": str(ROOT / ".tools" / "bin" / "kustomize")},
+            capture_output=True, text=True, timeout=300, check=True,
+        ).stdout  # fmt: skip
+        dev_section = ours.split("== dev: ", 1)[1].split("\n== ", 1)[0]
+        # A pull request's check knows its head commit (Argo CD does not
+        # resolve a branch pushed a moment ago: its ref cache lags).
+        theirs = argocd_cli("app", "diff", DEV_APP, "--revision", pr_head)
+        # argocd app diff exits 1 when there is a difference, 2 on error.
+        assert theirs.returncode == 1, theirs.stdout + theirs.stderr
+    finally:
+        git("checkout", "--quiet", "main")
+        git("push", "--quiet", "origin", "--delete", "e2e-pr")
+        git("branch", "--quiet", "-D", "e2e-pr")
+
+    assert changed_lines(dev_section) == changed_lines(theirs.stdout), (dev_section, theirs.stdout)
+    headers = sorted(line for line in theirs.stdout.splitlines() if line.startswith("====="))
+    assert len(headers) == 2 and "Deployment" in headers[0] + headers[1], headers
+    assert "Ingress" in headers[0] + headers[1], headers
+    figure("9.6 PR diff vs argocd app diff", f"same {len(changed_lines(theirs.stdout))} changed lines")
+
+
+PROD_APP = "gold-platform-prod"
+PROJECT_FILE = "argocd/apps/project.yaml"
+FRIDAY_FREEZE = 'schedule: "0 17 * * 5"'
+
+
+def script(name: str, *args: str) -> None:
+    done = subprocess.run(
+        [str(WORK_TREE / "scripts" / "gitops" / name), *args],
+        cwd=WORK_TREE,
+        env={**os.environ, "KUSTOMIZE": str(ROOT / ".tools" / "bin" / "kustomize")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def freeze_window_status() -> str:
+    listing = argocd_cli("proj", "windows", "list", "gold-platform")
+    assert listing.returncode == 0, listing.stderr
+    return listing.stdout.splitlines()[1].split()[1]  # row 0: ID, STATUS, ...
+
+
+def test_7_prod_waits_for_a_person_and_the_freeze_window_refuses_even_them(deployed):
+    # A release promoted the way the project does it: dev -> staging -> prod.
+    script("promote.sh", "--commit", "staging")
+    script("promote.sh", "--commit", "prod")
+    git("push", "--quiet", "origin", "HEAD")
+    promoted = git("rev-parse", "HEAD")
+    refresh(PROD_APP)
+
+    def compared_at_promoted():
+        app = application(PROD_APP)
+        return app.get("status", {}).get("sync", {}).get("revision") == promoted and app
+
+    app = wait_until("prod compared at the promoted commit", compared_at_promoted, 180)
+    assert app["status"]["sync"]["status"] == "OutOfSync"
+    assert "operationState" not in app["status"], app["status"]["operationState"]
+    assert not kubectl_json("-n", "gold-platform-prod", "get", "deployments")["items"]
+
+    # The freeze, moved to now: the same deny window, starting two minutes ago.
+    start = time.gmtime(time.time() - 120)
+    edit(PROJECT_FILE, FRIDAY_FREEZE, f'schedule: "{start.tm_min} {start.tm_hour} * * *"')
+    commit_and_push("argocd: freeze prod now", PROJECT_FILE)
+    refresh("gold-platform-root")
+    wait_until("the freeze window active", lambda: freeze_window_status() == "Active", 180)
+    deployment = "apps:Deployment:gold-platform-prod/gold-platform"
+    refused = argocd_cli("app", "sync", PROD_APP, "--resource", deployment)
+    assert refused.returncode != 0, refused.stdout
+    assert "blocked by sync window" in refused.stdout + refused.stderr, refused.stderr
+    assert "operationState" not in application(PROD_APP)["status"]
+
+    revert_and_push()
+    refresh("gold-platform-root")
+    wait_until("the freeze lifted", lambda: freeze_window_status() == "Inactive", 180)
+    # The manual sync deploys the promoted commit. Only the backend's
+    # Deployment: prod's Secret comes from External Secrets, which this
+    # cluster does not run, so a whole prod sync waits at its first wave.
+    synced = argocd_cli("app", "sync", PROD_APP, "--resource", deployment, "--timeout", "120")
+    prod = kubectl_json("-n", "gold-platform-prod", "get", "deployment", "gold-platform")
+    image = prod["spec"]["template"]["spec"]["containers"][0]["image"]
+    state = application(PROD_APP)["status"]["operationState"]
+    kubectl("delete", "namespace", "gold-platform-prod", "--wait=true", timeout=300)
+    assert state["phase"] == "Succeeded", synced.stdout + synced.stderr
+    assert state["syncResult"]["revision"] == git("rev-parse", "HEAD"), state
+    digest = (ROOT / ".state" / "cluster-images" / "next-release.digest").read_text().strip()
+    assert image == f"ghcr.io/gold-platform/gold-platform@{digest}", image
+    figure("9.7 Argo CD prod gate", "OutOfSync until synced by hand; refused in the freeze window")

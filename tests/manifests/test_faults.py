@@ -275,3 +275,13 @@ def test_broken_overlay_names_the_environment(tools: Tools, repo_copy: Path):
     errors = failed(tools, repo_copy)
     assert "render staging: kustomize build" in errors
     assert "Application/argocd/gold-platform-staging: rule 'argocd-path'" in errors
+
+
+def test_self_signed_issuer_outside_dev_is_caught(tools: Tools, repo_copy: Path):
+    edit(
+        repo_copy / "kustomize/overlays/staging/kustomization.yaml",
+        "../../components/tls-issuer-staging",
+        "../../components/tls-issuer-selfsigned",
+    )
+    errors = failed(tools, repo_copy)
+    assert "staging: Issuer/gold-platform-staging/selfsigned: rule 'tls-issuer'" in errors

@@ -64,7 +64,8 @@ def test_staging_and_prod_differ_where_they_must(rendered):
 
     assert issuer_server("prod") == policy.ACME_PRODUCTION
     assert issuer_server("staging") == policy.ACME_STAGING
-    assert issuer_server("dev") == policy.ACME_STAGING
+    (dev_issuer,) = policy.of_kind(rendered["dev"], "Issuer")
+    assert dev_issuer["spec"] == {"selfSigned": {}}
     assert policy.of_kind(rendered["dev"], "Secret"), "dev generates its fake Secret"
     for env in policy.PROTECTED_ENVIRONMENTS:
         assert not policy.of_kind(rendered[env], "Secret")
