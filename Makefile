@@ -13,7 +13,7 @@ TOOLS  := .tools
 STATE  := .state
 export PATH := $(abspath $(TOOLS)/bin):$(PATH)
 
-.PHONY: help venv run test test-fast lint lint-python lint-shell tools ci clean
+.PHONY: help venv run test test-fast lint lint-python lint-shell tools clean
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -31,6 +31,9 @@ run: venv ## serve on localhost:8080 (starts PostgreSQL and Redis when no URL is
 
 test: venv tools ## the whole test suite, against real PostgreSQL and Redis
 	$(VENV)/bin/pytest
+
+test-fast: venv tools ## the quick loop: every test not marked slow (PYTEST_ARGS= adds options)
+	$(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: lint-python lint-shell ## static checks (fragments add more)
 

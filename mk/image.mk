@@ -49,7 +49,7 @@ compose-check: $(IMAGE_STAMP) ## compose.yaml: Compose spec schema + env vars ma
 lint-image-scripts: $(IMAGE_STAMP) ## shellcheck the image scripts
 	$(IMAGE_SHELLCHECK) $(IMAGE_SCRIPTS)
 
-image-lint: lint-containerfile compose-check lint-image-scripts ## every static check of issue 4
+image-lint: lint-containerfile compose-check lint-image-scripts ## every static check of the image: Containerfile, compose, image scripts
 
 # Cheap tests (git, python only): build-and-push refusals, compose drift.
 # `make test` collects them too (tests/image/test_*.py).

@@ -12,7 +12,7 @@ LOCK              := requirements.lock
 
 .PHONY: reliability reliability-tests reliability-fast reliability-deps secret-scan audit lock lock-check
 
-reliability: reliability-tests lock-check secret-scan audit ## issue 8: reliability/security tests, lock check, secret scan, pip-audit
+reliability: reliability-tests lock-check secret-scan audit ## reliability and security tests, lock check, secret scan, pip-audit
 
 FIGURES := .cache/reliability/figures.txt
 
