@@ -449,8 +449,18 @@ def test_5_the_project_refuses_kinds_and_destinations_outside_its_limits(deploye
     message = wait_until("the Application outside the project flagged", invalid, 300)
     assert "kube-system" in message and "gold-platform" in message, message
     assert "do not match any of the allowed destinations" in message, message
-    sync = argocd_cli("app", "sync", "e2e-outside")
-    assert sync.returncode != 0, sync.stdout
+    # A sync by hand is refused too: the operation ends in Error, nothing applied.
+    sync = argocd_cli("app", "sync", "e2e-outside", "--async")
+    assert sync.returncode == 0, sync.stderr
+
+    def sync_refused():
+        app = kubectl_json("-n", "argocd", "get", "application", "e2e-outside")
+        state = app.get("status", {}).get("operationState", {})
+        return state.get("phase") == "Error" and state.get("message", "")
+
+    assert "do not match any of the allowed destinations" in wait_until(
+        "the sync by hand refused", sync_refused, 120
+    )
     # The root app does not prune (argocd/bootstrap/root.yaml): a person deletes it.
     revert_and_push()
     refresh("gold-platform-root")
@@ -462,9 +472,9 @@ def changed_lines(diff: str) -> list[str]:
     """The added and removed lines of a unified diff, without their indentation."""
     lines = []
     for line in diff.splitlines():
-        if line.startswith(("+++", "---")):
+        if not line or line.startswith(("+++", "---")):
             continue
-        if line[:1] in "+-" or line[:2] in ("> ", "< "):
+        if line[0] in "+-" or line[:2] in ("> ", "< "):
             sign = "+" if line[0] in "+>" else "-"
             lines.append(sign + line[1:].strip())
     return sorted(lines)
