@@ -7,8 +7,9 @@
 #
 # A component whose folder has its `.built` stamp is not rebuilt, so only the
 # first run is slow (tens of minutes on 2 cores; progress is printed every
-# minute). Usage: build.sh [etcd|kubernetes|cni|coredns|pause|argocd ...]
-# (default: everything `make cluster-up` needs; argocd only when asked).
+# minute). Usage: build.sh [etcd|kubernetes|cni|coredns|pause|argocd|traefik|cert-manager ...]
+# (default: everything `make cluster-up` needs; Argo CD and the add-ons its
+# health checks wait on, Traefik and cert-manager, only when asked).
 #
 # k8s.io/kubernetes, etcd's server and Argo CD carry `replace` directives, so
 # `go install MOD@VERSION` refuses them; each is built from a small wrapper
@@ -190,14 +191,61 @@ build_argocd() {
     touch "$DEST/.built"
 }
 
+# Traefik, the cluster's ingress controller (its ingress-nginx provider serves
+# the manifests' `nginx` class and annotations). Three of its dependencies are
+# not what the Go module proxy serves, so the wrapper module replaces them:
+# its nested dynamic/ext module (not in its zip; an empty stand-in in
+# cluster/traefik/ext), the go-http-auth fork commit it pins (refused; the
+# API-compatible commit Traefik 3.6 used), and lego with the DNS-01 providers
+# whose SDKs are refused taken out (ACME DNS challenges through those DNS
+# hosts are all that is lost; the cluster uses none).
+build_traefik() {
+    component traefik "$TRAEFIK_VERSION" || return 0
+    local lego
+    lego="$(go mod download -json "github.com/go-acme/lego/v5@$TRAEFIK_LEGO_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+    [ -d "$lego" ] || die "traefik: lego $TRAEFIK_LEGO_VERSION not found in the module cache"
+    cp -r "$lego" "$WORK/lego" && chmod -R u+w "$WORK/lego"
+    cp -r "$ROOT/cluster/traefik/ext" "$WORK/ext"
+    local dns="$WORK/lego/providers/dns" p
+    for p in $TRAEFIK_DROPPED_DNS_PROVIDERS; do
+        grep -q "^	case \"$p\"" "$dns/zz_gen_dns_providers.go" || die "traefik: lego has no DNS provider '$p' to drop"
+        sed -i -e "\|\"github.com/go-acme/lego/v5/providers/dns/$p\"\$|d" \
+            -e "/^	case \"$p\"/,/return $p\.NewDNSProvider()/d" "$dns/zz_gen_dns_providers.go"
+        rm -rf "${dns:?}/$p"
+    done
+    rm -f "$dns/dns_providers_test.go"
+    cat > "$WORK/go.mod" << GOMOD
+module goldplatform.local/cluster/traefik
+
+go 1.26.0
+
+require github.com/traefik/traefik/v3 $TRAEFIK_VERSION
+
+replace github.com/traefik/traefik/dynamic/ext => ./ext
+
+replace github.com/abbot/go-http-auth => github.com/containous/go-http-auth v0.4.1-0.20200324110947-a37a7636d23e
+
+replace github.com/go-acme/lego/v5 => ./lego
+
+// From Traefik's own go.mod.
+replace github.com/gorilla/mux => github.com/containous/mux v0.0.0-20250523120546-41b6ec3aed59
+
+exclude github.com/tencentcloud/tencentcloud-sdk-go v3.0.83+incompatible
+GOMOD
+    printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/traefik/traefik/v3/cmd/traefik"\n' > "$WORK/tools.go"
+    (cd "$WORK" && go mod tidy > tidy.log 2>&1) || die "traefik: go mod tidy failed ($WORK/tidy.log)"
+    run_logged traefik "$WORK/build.log" bash -c "cd '$WORK' && go build -v -trimpath -ldflags '$LDFLAGS_STRIP -X github.com/traefik/traefik/v3/pkg/version.Version=$TRAEFIK_VERSION' -o '$DEST/bin/traefik' github.com/traefik/traefik/v3/cmd/traefik"
+    touch "$DEST/.built"
+}
+
 main() {
     local targets=("$@")
     [ ${#targets[@]} -gt 0 ] || targets=(pause cni etcd kubernetes coredns)
     local t start=$SECONDS
     for t in "${targets[@]}"; do
         case "$t" in
-            etcd | kubernetes | cni | coredns | pause | argocd) "build_$t" ;;
-            *) die "unknown component '$t' (etcd, kubernetes, cni, coredns, pause, argocd)" ;;
+            etcd | kubernetes | cni | coredns | pause | argocd | traefik | cert-manager) "build_${t/-/_}" ;;
+            *) die "unknown component '$t' (etcd, kubernetes, cni, coredns, pause, argocd, traefik, cert-manager)" ;;
         esac
     done
     log "binaries ready in $((SECONDS - start)) s (cache: $GOLD_CACHE_DIR)"

@@ -39,6 +39,8 @@ cert kube-scheduler "/CN=system:kube-scheduler"
 cert kubelet "/O=system:nodes/CN=system:node:localhost"
 cert kube-proxy "/CN=system:kube-proxy"
 cert coredns "/CN=coredns"
+cert traefik "/CN=traefik"
+cert cert-manager "/CN=cert-manager"
 
 openssl genrsa -out sa.key 2048 2> /dev/null
 openssl rsa -in sa.key -pubout -out sa.pub 2> /dev/null

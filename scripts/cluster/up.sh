@@ -51,7 +51,7 @@ fi
 
 # --- binaries (cached outside the clone) ------------------------------------
 components=(pause cni etcd kubernetes coredns)
-[ "${ARGOCD:-0}" = 1 ] && components+=(argocd)
+[ "${ARGOCD:-0}" = 1 ] && components+=(argocd traefik cert-manager)
 "$HERE/build.sh" "${components[@]}"
 K8S_BIN="$(component_dir kubernetes "$KUBERNETES_VERSION")/bin"
 ETCD_BIN="$(component_dir etcd "$ETCD_VERSION")/bin"
@@ -74,7 +74,7 @@ kubeconfig() { # NAME: a kubeconfig for the client certificate NAME
     "${k[@]}" config set-context local --cluster=local --user="$1" > /dev/null
     "${k[@]}" config use-context local > /dev/null
 }
-for c in admin kube-controller-manager kube-scheduler kubelet kube-proxy coredns; do kubeconfig "$c"; done
+for c in admin kube-controller-manager kube-scheduler kubelet kube-proxy coredns traefik cert-manager; do kubeconfig "$c"; done
 KUBECONFIG="$CLUSTER_STATE/admin.kubeconfig"
 export KUBECONFIG
 
@@ -174,7 +174,7 @@ cat > "$CLUSTER_STATE/env" << EOF
 export KUBECONFIG=$KUBECONFIG
 export PATH=$CLUSTER_STATE/bin:\$PATH
 EOF
-[ "${ARGOCD:-0}" = 1 ] && "$HERE/argocd.sh" start
+[ "${ARGOCD:-0}" = 1 ] && "$HERE/addons.sh" start && "$HERE/argocd.sh" start
 log "cluster up in $((SECONDS - started)) s: Kubernetes $KUBERNETES_VERSION, node localhost, API https://127.0.0.1:$APISERVER_PORT"
 
 if [ "${DEPLOY:-1}" = 1 ] && [ "${ARGOCD:-0}" = 1 ]; then
