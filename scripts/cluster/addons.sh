@@ -38,3 +38,11 @@ mkdir -p "$CLUSTER_STATE/traefik"
     --providers.kubernetesingressnginx.proxyrequestbuffering=true \
     --providers.kubernetesingressnginx.publishstatusaddress=127.0.0.1)
 wait_for "ingress controller (Traefik $TRAEFIK_VERSION)" 60 curl -fsS "http://127.0.0.1:$INGRESS_PING_PORT/ping"
+
+# --- cert-manager ---------------------------------------------------------------
+# Its CRDs are already applied (crds.sh). No webhook runs, and none is
+# registered, so the API server never calls one.
+kubectl apply --server-side -f "$ROOT/cluster/addons/cert-manager.yaml" > /dev/null
+start cert-manager "$CERT_MANAGER_BIN" --kubeconfig "$CLUSTER_STATE/cert-manager.kubeconfig" \
+    --cluster-resource-namespace cert-manager --metrics-listen-address "127.0.0.1:$CERT_MANAGER_METRICS_PORT"
+wait_for "cert-manager $CERT_MANAGER_VERSION" 60 curl -fsS "http://127.0.0.1:$CERT_MANAGER_METRICS_PORT/metrics"

@@ -238,6 +238,19 @@ GOMOD
     touch "$DEST/.built"
 }
 
+# cert-manager's controllers, from the release's root module. Upstream's
+# cmd/controller module (the release image's wiring) is not served by the Go
+# module proxy, so cluster/cert-manager/main.go wires them the same way.
+build_cert_manager() {
+    component cert-manager "$CERT_MANAGER_VERSION" || return 0
+    cp "$ROOT/cluster/cert-manager/main.go" "$WORK/main.go"
+    printf 'module goldplatform.local/cluster/cert-manager\n\ngo 1.26.0\n\nrequire github.com/cert-manager/cert-manager %s\n' \
+        "$CERT_MANAGER_VERSION" > "$WORK/go.mod"
+    (cd "$WORK" && go mod tidy > tidy.log 2>&1) || die "cert-manager: go mod tidy failed ($WORK/tidy.log)"
+    run_logged cert-manager "$WORK/build.log" bash -c "cd '$WORK' && go build -v -trimpath -ldflags '$LDFLAGS_STRIP' -o '$DEST/bin/cert-manager-controller' ."
+    touch "$DEST/.built"
+}
+
 main() {
     local targets=("$@")
     [ ${#targets[@]} -gt 0 ] || targets=(pause cni etcd kubernetes coredns)
