@@ -9,6 +9,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 from .settings import Settings, SettingsError
 
@@ -31,14 +32,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_dev(args: argparse.Namespace) -> int:
     os.environ.setdefault("LOG_FORMAT", "console")
+    os.environ.setdefault("HOST", "127.0.0.1")  # a development server stays on this machine
+    keys = {}
     if not os.environ.get("OPERATOR_API_KEY"):
         os.environ["OPERATOR_API_KEY"] = "dev-operator-" + secrets.token_urlsafe(18)
         print(f"operator key (this run only): {os.environ['OPERATOR_API_KEY']}")
+    keys["GOLD_OPERATOR_KEY"] = os.environ["OPERATOR_API_KEY"]
     settings = _settings()
     if args.migrate and cmd_migrate(argparse.Namespace(rollback=False, count=1, wait=0.0)):
         return 1
     if args.partner:
-        cmd_create_partner(argparse.Namespace(name=args.partner, if_missing=True))
+        partner_key = _create_partner(settings, args.partner, if_missing=True)
+        if partner_key:
+            keys["GOLD_PARTNER_KEY"] = partner_key
+    if args.keys_file:
+        path = Path(args.keys_file)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text("".join(f"export {name}={value}\n" for name, value in keys.items()))
+        print(f"keys written to {path} (load them with: . {path})")
     feed = None
     if args.feed:
         feed = subprocess.Popen([sys.executable, "-m", "gold_platform.cli", "feed"])
@@ -82,27 +94,34 @@ def _run_async(main) -> None:
         pass
 
 
-def cmd_create_partner(args: argparse.Namespace) -> int:
-    settings = _settings()
+def _create_partner(settings, name: str, *, if_missing: bool) -> str | None:
+    """Creates the partner and prints its key; returns it (None if it existed)."""
 
-    async def main() -> None:
+    async def main() -> str | None:
         from . import db
         from .store import partners
 
         pool = await db.create_pool(settings)
         try:
             async with db.transaction(pool) as cur:
-                if args.if_missing and await partners.exists_by_name(cur, args.name):
-                    print(f"partner {args.name!r} exists; its key was shown when it was created")
-                    return
-                row, key = await partners.create(cur, args.name)
+                if if_missing and await partners.exists_by_name(cur, name):
+                    print(f"partner {name!r} exists; its key was shown when it was created")
+                    return None
+                row, key = await partners.create(cur, name)
         finally:
             pool.close()
             await pool.wait_closed()
         print(f"partner {row['name']!r} id={row['id']}")
         print(f"api key (shown once, store it now): {key.token}")
+        return key.token
 
-    _run_async(main())
+    import asyncio
+
+    return asyncio.run(main())
+
+
+def cmd_create_partner(args: argparse.Namespace) -> int:
+    _create_partner(_settings(), args.name, if_missing=args.if_missing)
     return 0
 
 
@@ -179,6 +198,11 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--feed", action="store_true", help="run the simulated rate feed alongside")
     dev.add_argument(
         "--partner", metavar="NAME", help="create this partner if missing, print its key"
+    )
+    dev.add_argument(
+        "--keys-file",
+        metavar="PATH",
+        help="also write the operator and partner keys here, as shell exports (mode 0600)",
     )
     dev.set_defaults(func=cmd_dev)
 

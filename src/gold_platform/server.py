@@ -86,11 +86,12 @@ def _run_dev_app() -> None:
     from .app import create_app
 
     settings = Settings.from_env()
+    listening = f"listening on http://{settings.host}:{settings.port}"
     web.run_app(
         create_app(settings),
         host=settings.host,
         port=settings.port,
-        print=None,
+        print=lambda _: print(listening, flush=True),  # once bound, after each reload
         shutdown_timeout=settings.graceful_timeout_seconds,
     )
 
