@@ -26,9 +26,9 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PIP) install --quiet -e '.[dev]'
 	touch $@
 
-run: venv ## serve on http://127.0.0.1:8080 (HOST, PORT change it; starts PostgreSQL and Redis when no URL is set); keys in .state/run/keys.env
+run: venv ## serve on http://127.0.0.1:8080 (HOST, PORT change it; starts PostgreSQL and Redis when no URL is set); keys in .state/run/dev.env
 	$(PY) -m gold_platform.devstack -- $(VENV)/bin/gold-platform dev --migrate --feed --partner demo-partner \
-	    --keys-file .state/run/keys.env
+	    --env-file .state/run/dev.env
 
 test: venv tools ## the whole test suite, against real PostgreSQL and Redis
 	$(VENV)/bin/pytest

@@ -33,24 +33,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_dev(args: argparse.Namespace) -> int:
     os.environ.setdefault("LOG_FORMAT", "console")
     os.environ.setdefault("HOST", "127.0.0.1")  # a development server stays on this machine
-    keys = {}
+    exports = {}
     if not os.environ.get("OPERATOR_API_KEY"):
         os.environ["OPERATOR_API_KEY"] = "dev-operator-" + secrets.token_urlsafe(18)
         print(f"operator key (this run only): {os.environ['OPERATOR_API_KEY']}")
-    keys["GOLD_OPERATOR_KEY"] = os.environ["OPERATOR_API_KEY"]
+    exports["GOLD_OPERATOR_KEY"] = os.environ["OPERATOR_API_KEY"]
     settings = _settings()
     if args.migrate and cmd_migrate(argparse.Namespace(rollback=False, count=1, wait=0.0)):
         return 1
     if args.partner:
         partner_key = _create_partner(settings, args.partner, if_missing=True)
         if partner_key:
-            keys["GOLD_PARTNER_KEY"] = partner_key
-    if args.keys_file:
-        path = Path(args.keys_file)
+            exports["GOLD_PARTNER_KEY"] = partner_key
+    if args.env_file:
+        exports["GOLD_DATABASE_URL"] = settings.database_url
+        path = Path(args.env_file)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
-        path.write_text("".join(f"export {name}={value}\n" for name, value in keys.items()))
-        print(f"keys written to {path} (load them with: . {path})")
+        path.chmod(0o600)  # also when it is left from an earlier run
+        path.write_text("".join(f"export {name}={value}\n" for name, value in exports.items()))
+        print(f"keys and database URL written to {path} (load them with: . {path})")
     feed = None
     if args.feed:
         feed = subprocess.Popen([sys.executable, "-m", "gold_platform.cli", "feed"])
@@ -200,9 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--partner", metavar="NAME", help="create this partner if missing, print its key"
     )
     dev.add_argument(
-        "--keys-file",
+        "--env-file",
         metavar="PATH",
-        help="also write the operator and partner keys here, as shell exports (mode 0600)",
+        help="also write the keys and the database URL here, as shell exports (mode 0600)",
     )
     dev.set_defaults(func=cmd_dev)
 

@@ -1,13 +1,17 @@
 """`gold-platform dev` (what `make run` starts): loopback only, says where it
 listens, and leaves the one-time keys where a person can find them."""
 
+import json
 import os
+import shutil
 import signal
 import socket
 import stat
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -36,25 +40,35 @@ def listening_addresses(port: int) -> set[str]:
     return found
 
 
-def test_dev_server_binds_loopback_prints_its_address_and_writes_the_keys(
-    database_url, redis_url, tmp_path
-):
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@contextmanager
+def dev_server(database_url: str, redis_url: str, env_file: Path, *extra: str):
+    """`gold-platform dev` on a free port; yields (port, its output so far)."""
     port = free_port()
-    keys_file = tmp_path / "run" / "keys.env"
     env = {k: v for k, v in os.environ.items() if k not in ("HOST", "OPERATOR_API_KEY")} | {
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "PORT": str(port),
     }
     server = subprocess.Popen(
-        [str(GOLD_PLATFORM), "dev", "--partner", "dev-server-test", "--keys-file", str(keys_file)],
+        [
+            str(GOLD_PLATFORM),
+            "dev",
+            "--partner",
+            "demo-partner",
+            "--env-file",
+            str(env_file),
+            *extra,
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
     )
-    output = []
+    output: list[str] = []
     try:
         deadline = time.monotonic() + 90
         want = f"listening on http://127.0.0.1:{port}"
@@ -64,24 +78,37 @@ def test_dev_server_binds_loopback_prints_its_address_and_writes_the_keys(
             if line.strip() == want:
                 break
         assert output and output[-1].strip() == want, "".join(output)
+        yield port, "".join(output)
+    finally:
+        os.killpg(server.pid, signal.SIGINT)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=10)
 
+
+def test_dev_server_binds_loopback_prints_its_address_and_writes_the_keys(
+    database_url, redis_url, tmp_path
+):
+    env_file = tmp_path / "run" / "dev.env"
+    with dev_server(database_url, redis_url, env_file) as (port, printed):
         # Bound to 127.0.0.1 only (0100007F in /proc's little-endian hex).
         assert listening_addresses(port) == {"0100007F"}, listening_addresses(port)
 
-        assert stat.S_IMODE(keys_file.stat().st_mode) == 0o600
-        keys = dict(
-            line.removeprefix("export ").split("=", 1)
-            for line in keys_file.read_text().splitlines()
+        assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+        exports = dict(
+            line.removeprefix("export ").split("=", 1) for line in env_file.read_text().splitlines()
         )
-        assert set(keys) == {"GOLD_OPERATOR_KEY", "GOLD_PARTNER_KEY"}
-        printed = "".join(output)
-        assert keys["GOLD_OPERATOR_KEY"] in printed and keys["GOLD_PARTNER_KEY"] in printed
-        assert f"keys written to {keys_file}" in printed
+        assert set(exports) == {"GOLD_OPERATOR_KEY", "GOLD_PARTNER_KEY", "GOLD_DATABASE_URL"}
+        assert exports["GOLD_DATABASE_URL"] == database_url
+        assert exports["GOLD_OPERATOR_KEY"] in printed and exports["GOLD_PARTNER_KEY"] in printed
+        assert f"written to {env_file}" in printed
 
         api = f"http://127.0.0.1:{port}"
         for path, key in (
-            ("/v1/admin/reconciliation", keys["GOLD_OPERATOR_KEY"]),
-            ("/v1/rates/current", keys["GOLD_PARTNER_KEY"]),
+            ("/v1/admin/reconciliation", exports["GOLD_OPERATOR_KEY"]),
+            ("/v1/rates/current", exports["GOLD_PARTNER_KEY"]),
         ):
             answer = requests.get(
                 api + path, headers={"Authorization": f"Bearer {key}"}, timeout=10
@@ -91,10 +118,43 @@ def test_dev_server_binds_loopback_prints_its_address_and_writes_the_keys(
             api + "/v1/rates/current", headers={"Authorization": "Bearer gp_wrong"}, timeout=10
         )
         assert wrong.status_code == 401
-    finally:
-        os.killpg(server.pid, signal.SIGINT)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=10)
+
+
+def readme_example() -> str:
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Worked example (curl)") :]
+    return section.split("```sh\n", 1)[1].split("```", 1)[0]
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="the worked example uses jq")
+def test_the_readme_worked_example_runs_twice_in_a_fresh_shell(database_url, redis_url, tmp_path):
+    env_file = tmp_path / ".state" / "run" / "dev.env"
+    with dev_server(database_url, redis_url, env_file, "--feed") as (port, _):
+        script = readme_example().replace("127.0.0.1:8080", f"127.0.0.1:{port}")
+        assert ". .state/run/dev.env" in script
+        assert str(port) in script, "the example no longer talks to 127.0.0.1:8080"
+        for attempt in (1, 2):
+            run = subprocess.run(
+                ["bash", "-e", "-o", "pipefail", "-c", script],
+                cwd=tmp_path,
+                env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)},
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            assert run.returncode == 0, (attempt, run.stdout, run.stderr)
+            *_, confirmed, portfolio = answers(run.stdout)
+            assert confirmed["status"] == "confirmed", confirmed
+            assert Decimal(portfolio["invested_amount"]) == Decimal("1000.00"), portfolio
+
+
+def answers(output: str) -> list[dict]:
+    """The JSON documents curl printed one after the other."""
+    decoder, found, at = json.JSONDecoder(), [], 0
+    while at < len(output.rstrip()):
+        document, at = decoder.raw_decode(output, at)
+        found.append(document)
+        while at < len(output) and output[at].isspace():
+            at += 1
+    return found
