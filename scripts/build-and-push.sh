@@ -19,18 +19,32 @@
 #   BUILDER     docker (docker buildx) | podman; default: docker when
 #               `docker buildx` works, else podman
 #   SOURCE_URL  org.opencontainers.image.source; default: the origin remote
-#   DRY_RUN=1   print the commands instead of running them
+#   DRY_RUN=1   print the commands instead of running them (needs no
+#               builder installed; nothing is built or pushed)
 # Log in to the registry first (docker login / podman login).
+#
+# Usage: scripts/build-and-push.sh [-h|--help]
 set -euo pipefail
 
 die() { echo "build-and-push: $*" >&2; exit 1; }
 run() {
-    if [ "${DRY_RUN:-0}" = "1" ]; then
+    if $dry_run; then
         printf '+'; printf ' %q' "$@"; printf '\n'
     else
         "$@"
     fi
 }
+
+case "${1:-}" in
+    "") ;;
+    -h | --help)
+        sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+        exit 0
+        ;;
+    *) echo "build-and-push: unexpected argument '$1' (settings come from the environment; see --help)" >&2; exit 2 ;;
+esac
+dry_run=false
+[ "${DRY_RUN:-0}" = 1 ] && dry_run=true
 
 [ -n "${REGISTRY:-}" ] || die "REGISTRY is not set (e.g. REGISTRY=ghcr.io/OWNER); refusing to build"
 REGISTRY="${REGISTRY%/}"
@@ -74,7 +88,7 @@ builder="${BUILDER:-}"
 if [ -z "$builder" ]; then
     if command -v docker >/dev/null 2>&1 && docker buildx version >/dev/null 2>&1; then
         builder=docker
-    elif command -v podman >/dev/null 2>&1; then
+    elif command -v podman >/dev/null 2>&1 || $dry_run; then
         builder=podman
     else
         die "neither docker buildx nor podman is installed"
@@ -99,12 +113,12 @@ case "$builder" in
                 *) want="" ;;
             esac
             if [ -n "$want" ] && [ "$want" != "$host_arch" ] \
-                && [ ! -e "/proc/sys/fs/binfmt_misc/qemu-$want" ] && [ "${DRY_RUN:-0}" != "1" ]; then
+                && [ ! -e "/proc/sys/fs/binfmt_misc/qemu-$want" ] && ! $dry_run; then
                 die "building $p on $host_arch needs qemu-user-static (binfmt_misc qemu-$want)"
             fi
         done
         list="$ref:$sha"
-        if podman manifest exists "$list" 2>/dev/null; then run podman manifest rm "$list"; fi
+        if ! $dry_run && podman manifest exists "$list" 2> /dev/null; then podman manifest rm "$list"; fi
         run podman build --file Containerfile --format docker --platform "$PLATFORMS" \
             "${build_args[@]}" --manifest "$list" .
         for t in "${tags[@]}"; do
@@ -115,4 +129,8 @@ case "$builder" in
         die "BUILDER must be docker or podman, not '$builder'"
         ;;
 esac
-echo "build-and-push: pushed ${tags[*]}"
+if $dry_run; then
+    echo "build-and-push: dry run: nothing built or pushed"
+else
+    echo "build-and-push: pushed ${tags[*]}"
+fi

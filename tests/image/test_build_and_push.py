@@ -142,3 +142,48 @@ def test_rejects_an_unknown_builder(repo: Path) -> None:
     result = _run(repo, REGISTRY="ghcr.io/acme", BUILDER="kaniko")
     assert result.returncode == 1
     assert "BUILDER must be docker or podman" in result.stderr
+
+
+def test_help_prints_the_usage_and_exits_0(repo: Path) -> None:
+    result = subprocess.run(
+        ["bash", str(repo / "scripts/build-and-push.sh"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "REGISTRY" in result.stdout and "DRY_RUN=1" in result.stdout
+    assert "set -euo" not in result.stdout
+
+
+def test_unknown_argument_is_one_line_and_exit_2(repo: Path) -> None:
+    result = subprocess.run(
+        ["bash", str(repo / "scripts/build-and-push.sh"), "--push-now"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1 and "--push-now" in result.stderr
+
+
+def test_dry_run_needs_no_builder_and_never_says_pushed(repo: Path, tmp_path: Path) -> None:
+    # A PATH with what the script itself needs, and neither docker nor podman.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("bash", "git", "sed", "head", "dirname", "uname", "cat", "printf"):
+        found = shutil.which(tool)
+        if found:
+            (bin_dir / tool).symlink_to(found)
+    base = {k: v for k, v in os.environ.items() if k not in ("REGISTRY", "BUILDER", "DRY_RUN")}
+    result = subprocess.run(
+        [str(bin_dir / "bash"), str(repo / "scripts/build-and-push.sh")],
+        env={**base, "PATH": str(bin_dir), "DRY_RUN": "1", "REGISTRY": "ghcr.io/acme"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "+ podman build" in result.stdout
+    assert "dry run: nothing built or pushed" in result.stdout
+    assert "pushed ghcr.io" not in result.stdout
