@@ -182,7 +182,15 @@ async def test_postgres_stopped_under_load(own_postgres, redis_url, tmp_path: Pa
         own_postgres, redis_url, tmp_path, "db-stopped", stop_for_five_seconds, settle=6
     )
     recovered = _print_and_check_outage(
-        report, probe, fault_start, restoring, fault_end, "stop", latency_bound=1.0
+        report,
+        probe,
+        fault_start,
+        restoring,
+        fault_end,
+        "stop",
+        # Refused connections fail at once; the structural line is "well
+        # inside the 5 s outage", loose enough for a busy machine.
+        latency_bound=2.5,
     )
     state = ledger_state(own_postgres.url())
     confirmed_by_client = sum(1 for s in report.samples if s.ok)
@@ -227,7 +235,10 @@ async def test_postgres_hangs_under_load(own_postgres, redis_url, tmp_path: Path
         fault_end,
         fault_end,
         "freeze",
-        latency_bound=REQUEST_BOUND_S + 1.0,
+        # Bounded by the pool's timeouts (REQUEST_BOUND_S, the figure printed
+        # above), not by the 10 s freeze: a request that piled up would wait
+        # for the thaw. Twice the bound keeps a busy machine from failing it.
+        latency_bound=min(2 * REQUEST_BOUND_S, 9.0),
     )
     state = ledger_state(own_postgres.url())
     show_figures(f"[db-hung] ledger={state} workers_booted={workers_booted}")
