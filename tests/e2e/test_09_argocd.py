@@ -308,9 +308,11 @@ def commit_and_push(message: str, *paths: str) -> str:
     return git("rev-parse", "HEAD")
 
 
-def revert_and_push() -> str:
+def revert_and_push(app: str = DEV_APP) -> str:
+    """Revert the last commit, push, and tell Argo CD (as a webhook would)."""
     git("revert", "--no-edit", "HEAD")
     git("push", "--quiet", "origin", "HEAD")
+    refresh(app)
     return git("rev-parse", "HEAD")
 
 
@@ -359,7 +361,6 @@ def test_4_prune_removes_what_git_dropped_and_keeps_the_database_claim(deployed)
     assert "PersistentVolumeClaim" not in tracked, tracked
 
     settle(revert_and_push())
-    refresh()
     wait_until(
         "the PodDisruptionBudget back",
         lambda: kubectl_json("-n", NAMESPACE, "get", "pdb")["items"],
@@ -446,8 +447,7 @@ def test_5_the_project_refuses_kinds_and_destinations_outside_its_limits(deploye
         "the sync by hand refused", sync_refused, 120
     )
     # The root app does not prune (argocd/bootstrap/root.yaml): a person deletes it.
-    revert_and_push()
-    refresh("gold-platform-root")
+    revert_and_push("gold-platform-root")
     kubectl("-n", "argocd", "delete", "application", "e2e-outside", "--wait=true")
     figure("9.5 Argo CD project limits", "Role refused; kube-system destination refused")
 
@@ -560,8 +560,7 @@ def test_7_prod_waits_for_a_person_and_the_freeze_window_refuses_even_them(deplo
     assert "blocked by sync window" in refused.stdout + refused.stderr, refused.stderr
     assert "operationState" not in application(PROD_APP)["status"]
 
-    revert_and_push()
-    refresh("gold-platform-root")
+    revert_and_push("gold-platform-root")
     wait_until("the freeze lifted", lambda: freeze_window_status() == "Inactive", 180)
     # The manual sync deploys the promoted commit. Only the backend's
     # Deployment: prod's Secret comes from External Secrets, which this
