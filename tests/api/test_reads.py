@@ -14,20 +14,22 @@ from tests.api.conftest import OPERATOR
 async def test_current_rate_is_served_from_redis_when_warm(api, partner, rate, sql, redis_url):
     first = await api.call("GET", "/v1/rates/current", headers=partner.headers, expect=200)
     assert first == rate
-    cached = redis_sync.Redis.from_url(redis_url).get("rate:current:INR")
-    assert json.loads(cached) == rate
-    # Change the truth behind the cache's back: a warm cache still answers.
+    redis = redis_sync.Redis.from_url(redis_url)
+    assert json.loads(redis.get("rate:current:INR")) == rate
+    # An entry only Redis holds (neither PostgreSQL nor the worker's own
+    # half-second copy has it): once that copy has aged out, Redis answers.
+    redis.set("rate:current:INR", json.dumps({**rate, "buy_price": "7777.00"}), keepttl=True)
+    await asyncio.sleep(CurrentRate.LOCAL_TTL_SECONDS)
+    served = await api.call("GET", "/v1/rates/current", headers=partner.headers)
+    assert served["buy_price"] == "7777.00"
+    # Without the cache entry, PostgreSQL answers (and refills it).
     sql("UPDATE rates SET buy_price = 1.00, sell_price = 1.00")
-    assert (await api.call("GET", "/v1/rates/current", headers=partner.headers))[
-        "buy_price"
-    ] == "6000.00"
-    # Without the cache entry, PostgreSQL answers (and refills it), once the
-    # worker's half-second copy has aged out.
-    redis_sync.Redis.from_url(redis_url).delete("rate:current:INR")
+    redis.delete("rate:current:INR")
     await asyncio.sleep(CurrentRate.LOCAL_TTL_SECONDS)
     assert (await api.call("GET", "/v1/rates/current", headers=partner.headers))[
         "buy_price"
     ] == "1.00"
+    assert json.loads(redis.get("rate:current:INR"))["buy_price"] == "1.00"
 
 
 async def test_current_rate_without_redis_comes_from_postgresql(make_client, settings):
