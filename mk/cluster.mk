@@ -13,7 +13,7 @@ export CLUSTER_STATE
 cluster-binaries: ## build and cache the cluster's binaries (etcd, Kubernetes, CNI, CoreDNS; ARGOCD=1 adds Argo CD, Traefik, cert-manager)
 	scripts/cluster/build.sh pause cni etcd kubernetes coredns $(if $(filter 1,$(ARGOCD)),argocd traefik cert-manager)
 
-cluster-up: venv $(KUSTOMIZE) ## start a local Kubernetes on 127.0.0.1 and deploy the dev overlay (root; ARGOCD=1 adds Argo CD)
+cluster-up: venv $(KUSTOMIZE) ## start a local Kubernetes on 127.0.0.1 and deploy the dev overlay (root; ARGOCD=1: Argo CD syncs it, with an ingress controller and cert-manager)
 	ARGOCD=$(ARGOCD) scripts/cluster/up.sh
 
 cluster-down: ## stop the local cluster; no process, mount, bridge, cgroup or socket is left
