@@ -12,6 +12,7 @@ URLs that are set are passed through untouched.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import os
 import pwd
@@ -28,6 +29,8 @@ from pathlib import Path
 
 DATABASE_NAME = "gold_platform"
 SERVER_USER = "goldpg"  # PostgreSQL refuses to run as root.
+# Where, as root, the server user's copies and data live (root-owned, 0755).
+SHARED_DIR = Path(tempfile.gettempdir()) / "gold-platform-devstack"
 START_TIMEOUT_SECONDS = 30
 
 
@@ -72,25 +75,48 @@ def _server_user() -> dict[str, object]:
         pwd.getpwnam(SERVER_USER)
     except KeyError:
         subprocess.run(["useradd", "--system", "--no-create-home", SERVER_USER], check=True)
+        print(
+            f"devstack: created the system user {SERVER_USER!r} to run PostgreSQL "
+            "(it refuses to run as root)",
+            file=sys.stderr,
+        )
     return {"user": SERVER_USER, "group": pwd.getpwnam(SERVER_USER).pw_gid}
 
 
-def _postgres_bin() -> Path:
-    """pgserver's bundled binaries, found without importing it (its import has side effects)."""
+def _postgres_install() -> Path:
+    """pgserver's bundled PostgreSQL, found without importing it (its import has side effects)."""
     spec = importlib.util.find_spec("pgserver")
     if spec is None or not spec.submodule_search_locations:
         raise DevStackError(
             "pgserver is not installed (pip install -e '.[dev]'), or set DATABASE_URL"
         )
-    return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
+    return Path(spec.submodule_search_locations[0]) / "pginstall"
 
 
-def _make_traversable(path: Path) -> None:
-    """Let the unprivileged server user reach `path` (temporary folders are 0700)."""
-    for folder in (path, *path.parents):
-        mode = folder.stat().st_mode
-        if mode & 0o001 == 0:
-            folder.chmod(mode | 0o011)
+def _shared_install(install: Path) -> Path:
+    """As root, a copy of the PostgreSQL install that the server user can read.
+
+    The virtualenv may sit in a private folder (a 0700 home); rather than
+    opening folders this project does not own, the binaries are copied once
+    per install to a root-owned, world-readable folder under the temp dir.
+    """
+    key = hashlib.sha256(f"{install}:{install.stat().st_mtime_ns}".encode()).hexdigest()[:16]
+    target = SHARED_DIR / f"pginstall-{key}"
+    if (target / ".complete").exists():
+        return target
+    SHARED_DIR.mkdir(mode=0o755, exist_ok=True)
+    owner = SHARED_DIR.stat()
+    if owner.st_uid != 0 or owner.st_mode & 0o022:
+        raise DevStackError(f"{SHARED_DIR} must be root's and not writable by others")
+    staging = Path(tempfile.mkdtemp(prefix="pginstall-", dir=SHARED_DIR))
+    shutil.copytree(install, staging, symlinks=True, dirs_exist_ok=True)
+    staging.chmod(0o755)
+    (staging / ".complete").touch()
+    try:
+        staging.rename(target)
+    except OSError:  # another process made it first
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
 
 
 def _wait_accepting(bin_dir: Path, port: int) -> None:
@@ -114,10 +140,20 @@ class PostgresServer:
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        self.data = workdir / "pgdata"
         self.port = free_port()
-        self.bin_dir = _postgres_bin()
         self.run_as = _server_user()
+        install = _postgres_install()
+        if self.run_as:
+            # The server user owns its data and socket folder, outside
+            # `workdir` (which may be in a private home); `remove()` deletes it.
+            self.bin_dir = _shared_install(install) / "bin"
+            self.server_dir = Path(tempfile.mkdtemp(prefix="server-", dir=SHARED_DIR))
+            self.server_dir.chmod(0o700)
+            shutil.chown(self.server_dir, user=SERVER_USER, group=self.run_as["group"])
+        else:
+            self.bin_dir = install / "bin"
+            self.server_dir = workdir
+        self.data = self.server_dir / "pgdata"
         self.process: subprocess.Popen | None = None
 
     def url(self, database: str = DATABASE_NAME) -> str:
@@ -128,11 +164,7 @@ class PostgresServer:
         return self.process is not None and self.process.poll() is None
 
     def _init(self) -> None:
-        self.data.mkdir(parents=True, exist_ok=True)
-        if self.run_as:
-            shutil.chown(self.workdir, user=SERVER_USER)
-            shutil.chown(self.data, user=SERVER_USER)
-            _make_traversable(self.workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
         if not (self.data / "PG_VERSION").exists():
             subprocess.run(
                 [str(self.bin_dir / "initdb"), "-D", str(self.data), "-U", "postgres",
@@ -148,7 +180,7 @@ class PostgresServer:
         self._init()
         self.process = subprocess.Popen(
             [str(self.bin_dir / "postgres"), "-D", str(self.data), "-h", "127.0.0.1",
-             "-p", str(self.port), "-k", str(self.workdir), "-c", "fsync=off",
+             "-p", str(self.port), "-k", str(self.server_dir), "-c", "fsync=off",
              "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
              "-c", "max_connections=300", "-c", "shared_buffers=128MB"],
             stdout=open(self.workdir / "postgres.log", "ab"), stderr=subprocess.STDOUT,
@@ -171,15 +203,22 @@ class PostgresServer:
         _stop(self.process, sig)
         return time.monotonic() - started
 
+    def remove(self) -> None:
+        """Stop, and delete the data (for good)."""
+        self.stop()
+        shutil.rmtree(
+            self.data if self.server_dir == self.workdir else self.server_dir, ignore_errors=True
+        )
+
 
 @contextmanager
 def postgres(workdir: Path) -> Iterator[str]:
     server = PostgresServer(workdir)
-    server.start()
     try:
+        server.start()
         yield server.url()
     finally:
-        server.stop()
+        server.remove()
 
 
 def redis_server_binary() -> str:

@@ -76,8 +76,8 @@ class ControlledPostgres(devstack.PostgresServer):
 @contextmanager
 def controlled_postgres(workdir: Path) -> Iterator[ControlledPostgres]:
     server = ControlledPostgres(workdir)
-    server.start()
     try:
+        server.start()
         yield server
     finally:
-        server.stop()
+        server.remove()
