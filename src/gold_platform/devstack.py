@@ -102,21 +102,27 @@ def _shared_install(install: Path) -> Path:
     """
     key = hashlib.sha256(f"{install}:{install.stat().st_mtime_ns}".encode()).hexdigest()[:16]
     target = SHARED_DIR / f"pginstall-{key}"
+    # The wheel's binaries find their libraries by a relative RPATH
+    # ($ORIGIN/../../../pgserver.libs): the copy keeps that layout.
+    copied = target / "pgserver" / "pginstall"
     if (target / ".complete").exists():
-        return target
+        return copied
     SHARED_DIR.mkdir(mode=0o755, exist_ok=True)
     owner = SHARED_DIR.stat()
     if owner.st_uid != 0 or owner.st_mode & 0o022:
         raise DevStackError(f"{SHARED_DIR} must be root's and not writable by others")
     staging = Path(tempfile.mkdtemp(prefix="pginstall-", dir=SHARED_DIR))
-    shutil.copytree(install, staging, symlinks=True, dirs_exist_ok=True)
+    shutil.copytree(install, staging / "pgserver" / "pginstall", symlinks=True)
+    libs = install.parent.parent / "pgserver.libs"
+    if libs.is_dir():
+        shutil.copytree(libs, staging / "pgserver.libs", symlinks=True)
     staging.chmod(0o755)
     (staging / ".complete").touch()
     try:
         staging.rename(target)
     except OSError:  # another process made it first
         shutil.rmtree(staging, ignore_errors=True)
-    return target
+    return copied
 
 
 def _wait_accepting(bin_dir: Path, port: int) -> None:
