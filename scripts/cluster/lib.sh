@@ -27,7 +27,7 @@ start() {
 wait_for() {
     local what="$1" limit="$2" t0=$SECONDS; shift 2
     until "$@" > /dev/null 2>&1; do
-        [ $((SECONDS - t0)) -lt "$limit" ] || die "$what not ready after ${limit} s (logs: $CLUSTER_STATE/logs)"
+        [ $((SECONDS - t0)) -lt "$limit" ] || die "$what not ready after ${limit} s${CLUSTER_STATE:+ (logs: $CLUSTER_STATE/logs)}"
         sleep 1
     done
     log "$what ready ($((SECONDS - t0)) s)"

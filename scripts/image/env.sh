@@ -33,3 +33,14 @@ elapsed() { local d=$(( $(now_ms) - $1 )); printf '%d.%01d' $((d / 1000)) $(((d 
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 log() { printf '[image] %s\n' "$*"; }
 die() { printf '[image] error: %s\n' "$*" >&2; exit 1; }
+# build_image TAG CONTEXT [ARGS...]: podman build with the project's settings
+# (local base, no pull, Docker format so HEALTHCHECK stays); log in $STATE.
+build_image() {
+    local tag="$1" context="$2" start=$SECONDS; shift 2
+    local build_log="$STATE/image-build.log"
+    if ! podman build --pull=never --format docker "$@" -t "$tag" "$context" > "$build_log" 2>&1; then
+        tail -n 30 "$build_log" >&2
+        die "building $tag failed (log: $build_log)"
+    fi
+    log "image $tag built in $((SECONDS - start)) s"
+}
