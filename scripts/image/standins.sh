@@ -12,7 +12,7 @@
 # Needs root, podman, npm and the .venv.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=scripts/cluster/lib.sh
+# shellcheck source=scripts/cluster/lib.sh disable=SC1091
 . "$HERE/../cluster/lib.sh"
 # shellcheck source=scripts/image/env.sh disable=SC1091
 . "$HERE/env.sh"
