@@ -52,8 +52,8 @@ def admin_connection(server_url: str):
 
 @pytest.fixture(scope="session")
 def stack_dir() -> Iterator[Path]:
-    """Outside pytest's own temp folder: pytest resets that folder to mode 0700
-    when another session starts, which locks the unprivileged server user out."""
+    """The session's servers' folder, outside pytest's own temp folder (which
+    another pytest session may clean up while this one runs)."""
     path = Path(tempfile.mkdtemp(prefix="gold-test-stack-"))
     yield path
     shutil.rmtree(path, ignore_errors=True)

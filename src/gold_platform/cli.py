@@ -87,13 +87,14 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_async(main) -> None:
+def _run_async(main):
+    """Runs the coroutine; its result, or None after Ctrl-C."""
     import asyncio
 
     try:
-        asyncio.run(main)
+        return asyncio.run(main)
     except KeyboardInterrupt:
-        pass
+        return None
 
 
 def _create_partner(settings, name: str, *, if_missing: bool) -> str | None:
@@ -117,9 +118,7 @@ def _create_partner(settings, name: str, *, if_missing: bool) -> str | None:
         print(f"api key (shown once, store it now): {key.token}")
         return key.token
 
-    import asyncio
-
-    return asyncio.run(main())
+    return _run_async(main())
 
 
 def cmd_create_partner(args: argparse.Namespace) -> int:

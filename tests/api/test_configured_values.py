@@ -12,6 +12,13 @@ async def api_with(make_client, settings, **changes) -> Api:
     return Api(await make_client(settings, **changes))
 
 
+async def verified_customer(api: Api):
+    """A published rate, a partner and its KYC-verified customer."""
+    rate = await api.publish_rate()
+    partner = await api.partner()
+    return rate, partner, await api.user(partner, kyc=True)
+
+
 async def test_currency_names_the_rates_and_portfolios(make_client, settings):
     api = await api_with(make_client, settings, currency="USD")
     rate = await api.publish_rate()
@@ -37,9 +44,7 @@ async def test_buy_tax_rate_is_what_a_published_rate_carries(make_client, settin
 
 async def test_min_buy_amount_is_the_smallest_buy(make_client, settings):
     api = await api_with(make_client, settings, min_buy_amount=Decimal("500.00"))
-    rate = await api.publish_rate()
-    partner = await api.partner()
-    user = await api.user(partner, kyc=True)
+    rate, partner, user = await verified_customer(api)
     refused = await api.verify(
         partner, "buy", user["id"], rate["rate_id"], amount="499.99", expect=422
     )
@@ -61,9 +66,7 @@ async def test_kyc_threshold_grams_is_where_kyc_becomes_required(make_client, se
 
 async def test_trade_expiry_seconds_bounds_the_time_to_confirm(make_client, settings):
     api = await api_with(make_client, settings, trade_expiry_seconds=1)
-    rate = await api.publish_rate()
-    partner = await api.partner()
-    user = await api.user(partner, kyc=True)
+    rate, partner, user = await verified_customer(api)
     tx = await api.verify(partner, "buy", user["id"], rate["rate_id"], amount="100.00")
     await asyncio.sleep(1.5)
     late = await api.confirm(partner, tx["id"], expect=None)
@@ -72,9 +75,7 @@ async def test_trade_expiry_seconds_bounds_the_time_to_confirm(make_client, sett
 
 async def test_rate_validity_seconds_bounds_how_long_a_rate_locks(make_client, settings):
     api = await api_with(make_client, settings, rate_validity_seconds=1)
-    rate = await api.publish_rate()
-    partner = await api.partner()
-    user = await api.user(partner, kyc=True)
+    rate, partner, user = await verified_customer(api)
     await api.verify(partner, "buy", user["id"], rate["rate_id"], amount="100.00", expect=201)
     await asyncio.sleep(1.5)
     stale = await api.verify(

@@ -61,6 +61,21 @@ def git(*args: str) -> str:
     ).stdout.strip()
 
 
+def gitops_script(name: str, *args: str, timeout: float = 120) -> str:
+    """Run one of the project's scripts/gitops/ in the git server's work tree."""
+    done = subprocess.run(
+        [str(WORK_TREE / "scripts" / "gitops" / name), *args],
+        cwd=WORK_TREE,
+        env={**os.environ, "KUSTOMIZE": str(ROOT / ".tools" / "bin" / "kustomize")},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
 def refresh(name: str = DEV_APP) -> None:
     """What a git webhook does: ask Argo CD to look at git now."""
     kubectl(
@@ -268,16 +283,7 @@ def test_2_release_by_image_bump_rolls_out_without_a_failed_request(deployed):
         operator_key=deployed.operator_key,
         user_id=deployed.load_user_id,
     ) as load:
-        bump = subprocess.run(
-            [str(WORK_TREE / "scripts" / "gitops" / "bump-image.sh"), "--commit", digest],
-            cwd=WORK_TREE,
-            env={**os.environ, "KUSTOMIZE": str(ROOT / ".tools" / "bin" / "kustomize")},
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert bump.returncode == 0, bump.stdout + bump.stderr
+        gitops_script("bump-image.sh", "--commit", digest)
         committed = time.monotonic()
         git("push", "--quiet", "origin", "HEAD")
         refresh()
@@ -492,12 +498,7 @@ def test_6_the_pr_diff_agrees_with_argo_cds_diff(deployed):
         pr_head = commit_and_push(
             "dev: two replicas and another host (a pull request)", DEV_KUSTOMIZATION
         )
-        ours = subprocess.run(
-            [str(WORK_TREE / "scripts/gitops/diff-overlays.sh"), "main", "e2e-pr"],
-            cwd=WORK_TREE,
-            env={**os.environ, "KUSTOMIZE": str(ROOT / ".tools" / "bin" / "kustomize")},
-            capture_output=True, text=True, timeout=300, check=True,
-        ).stdout  # fmt: skip
+        ours = gitops_script("diff-overlays.sh", "main", "e2e-pr", timeout=300)
         dev_section = ours.split("== dev: ", 1)[1].split("\n== ", 1)[0]
         # A pull request's check knows its head commit (Argo CD does not
         # resolve a branch pushed a moment ago: its ref cache lags).
@@ -523,19 +524,6 @@ PROJECT_FILE = "argocd/apps/project.yaml"
 FRIDAY_FREEZE = 'schedule: "0 17 * * 5"'
 
 
-def script(name: str, *args: str) -> None:
-    done = subprocess.run(
-        [str(WORK_TREE / "scripts" / "gitops" / name), *args],
-        cwd=WORK_TREE,
-        env={**os.environ, "KUSTOMIZE": str(ROOT / ".tools" / "bin" / "kustomize")},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-
-
 def freeze_window_status() -> str:
     listing = argocd_cli("proj", "windows", "list", "gold-platform")
     assert listing.returncode == 0, listing.stderr
@@ -544,8 +532,8 @@ def freeze_window_status() -> str:
 
 def test_7_prod_waits_for_a_person_and_the_freeze_window_refuses_even_them(deployed):
     # A release promoted the way the project does it: dev -> staging -> prod.
-    script("promote.sh", "--commit", "staging")
-    script("promote.sh", "--commit", "prod")
+    gitops_script("promote.sh", "--commit", "staging")
+    gitops_script("promote.sh", "--commit", "prod")
     git("push", "--quiet", "origin", "HEAD")
     promoted = git("rev-parse", "HEAD")
     refresh(PROD_APP)

@@ -144,25 +144,24 @@ def test_rejects_an_unknown_builder(repo: Path) -> None:
     assert "BUILDER must be docker or podman" in result.stderr
 
 
-def test_help_prints_the_usage_and_exits_0(repo: Path) -> None:
-    result = subprocess.run(
-        ["bash", str(repo / "scripts/build-and-push.sh"), "--help"],
+def _run_with_args(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(repo / "scripts/build-and-push.sh"), *args],
         capture_output=True,
         text=True,
         timeout=30,
     )
+
+
+def test_help_prints_the_usage_and_exits_0(repo: Path) -> None:
+    result = _run_with_args(repo, "--help")
     assert result.returncode == 0, result.stderr
     assert "REGISTRY" in result.stdout and "DRY_RUN=1" in result.stdout
     assert "set -euo" not in result.stdout
 
 
 def test_unknown_argument_is_one_line_and_exit_2(repo: Path) -> None:
-    result = subprocess.run(
-        ["bash", str(repo / "scripts/build-and-push.sh"), "--push-now"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = _run_with_args(repo, "--push-now")
     assert result.returncode == 2
     assert len(result.stderr.splitlines()) == 1 and "--push-now" in result.stderr
 
