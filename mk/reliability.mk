@@ -40,7 +40,7 @@ tools: $(GITLEAKS)
 secret-scan: $(GITLEAKS) ## gitleaks over every commit (config and allow-list: scripts/security/gitleaks.toml)
 	GITLEAKS=$(GITLEAKS) scripts/security/secret-scan.sh
 
-audit: $(RELIABILITY_STAMP) ## pip-audit of requirements.lock against PyPI's vulnerability data (needs pypi.org)
+audit: $(RELIABILITY_STAMP) ## pip-audit of requirements.lock against PyPI's vulnerability data (needs PyPI's JSON API: the index pip is configured with)
 	PIP_AUDIT=$(VENV)/bin/pip-audit $(PY) scripts/security/audit.py $(LOCK)
 
 lock-check: $(VENV)/.installed ## requirements.lock pins and hashes every runtime dependency of setup.cfg

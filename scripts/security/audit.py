@@ -31,7 +31,27 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lock_check import parse_lock
 
-PYPI = os.environ.get("AUDIT_PYPI_URL", "https://pypi.org/pypi")
+
+
+def pypi_json_api() -> str:
+    """PyPI's JSON API beside the index pip is configured with (PIP_INDEX_URL,
+    pip.conf), else beside pip's built-in default index; AUDIT_PYPI_URL overrides."""
+    if os.environ.get("AUDIT_PYPI_URL"):
+        return os.environ["AUDIT_PYPI_URL"].rstrip("/")
+    from pip._internal.configuration import Configuration
+    from pip._internal.models.index import PyPI
+
+    config = Configuration(isolated=False)
+    config.load()
+    configured = {key: value for _, values in config.items() for key, value in values.items()}
+    for key in (":env:.index-url", "install.index-url", "global.index-url"):
+        if configured.get(key):
+            index = configured[key].rstrip("/")
+            return index.removesuffix("/simple") + "/pypi"
+    return PyPI.pypi_url
+
+
+PYPI = pypi_json_api()
 
 
 def run_pip_audit(pip_audit: str, lock: Path) -> dict:
