@@ -192,23 +192,31 @@ class Api:
         return self.call("GET", "/v1/admin/reconciliation")
 
 
-def database_counts() -> dict[str, int]:
-    """Row counts per table and a checksum of the ledger, read inside the
+def database_counts() -> dict[str, int | str]:
+    """Row counts of every table and a checksum of the ledger, read inside the
     PostgreSQL pod with psql (the database's own view, not the API's)."""
     query = (
-        "SELECT json_build_object("
-        "'partners', (SELECT count(*) FROM partners),"
-        "'users', (SELECT count(*) FROM users),"
-        "'transactions', (SELECT count(*) FROM transactions),"
-        "'ledger_entries', (SELECT count(*) FROM ledger_entries),"
-        "'ledger_checksum', (SELECT md5(coalesce(string_agg(e::text, ',' ORDER BY e.id), ''))"
-        " FROM ledger_entries e))"
+        "SELECT json_object_agg(name, rows) FROM ("
+        " SELECT table_name AS name, (xpath('/row/n/text()', query_to_xml("
+        "  format('SELECT count(*) AS n FROM %I', table_name), false, true, '')))[1]::text::int"
+        "  AS rows FROM information_schema.tables"
+        "  WHERE table_schema = 'public' AND table_type = 'BASE TABLE') t"
     )
-    out = kubectl(
+    counts = json.loads(psql(query))
+    counts["ledger_checksum"] = psql(
+        "SELECT md5(coalesce(string_agg(e::text, ',' ORDER BY e.id), '')) FROM ledger_entries e"
+    )
+    return counts
+
+
+def psql(query: str, password: str | None = None) -> str:
+    """One query inside the PostgreSQL pod: over its socket, or over TCP with
+    `password` (as a client would log in)."""
+    login = ["env", f"PGPASSWORD={password}", "psql", "-h", "127.0.0.1"] if password else ["psql"]
+    return kubectl(
         "-n", NAMESPACE, "exec", "postgres-0", "-c", "postgres", "--",
-        "psql", "-U", "gold", "-d", "gold", "-At", "-c", query,
-    )  # fmt: skip
-    return json.loads(out)
+        *login, "-U", "gold", "-d", "gold", "-v", "ON_ERROR_STOP=1", "-At", "-c", query,
+    ).strip()  # fmt: skip
 
 
 E2E_OVERLAY = ROOT / "kustomize" / "overlays" / "e2e"

@@ -1,4 +1,4 @@
-"""Scenario 9: Argo CD syncs the cluster from git, for real.
+"""Scenario 10: Argo CD syncs the cluster from git, for real.
 
 The real application controller, repo server and API server
 (scripts/cluster/argocd.sh) read a git server that holds a clone of this
@@ -267,12 +267,12 @@ def test_1_bootstrap_syncs_dev_in_wave_order_and_replaces_the_hook(deployment):
     )  # fmt: skip
     assert served.returncode == 0, served.stderr
 
-    figure("9.1 Argo CD bootstrap: root app to dev Synced and Healthy", f"{synced_s:.0f} s")
+    figure("10.1 Argo CD bootstrap: root app to dev Synced and Healthy", f"{synced_s:.0f} s")
     figure(
-        "9.1 Argo CD dev over HTTPS",
+        "10.1 Argo CD dev over HTTPS",
         f"https://{host} through the ingress controller, cert-manager's certificate",
     )
-    figure("9.1 Argo CD waves in order", " ".join(str(w) for w in seen))
+    figure("10.1 Argo CD waves in order", " ".join(str(w) for w in seen))
 
 
 def test_2_release_by_image_bump_rolls_out_without_a_failed_request(deployed):
@@ -295,7 +295,7 @@ def test_2_release_by_image_bump_rolls_out_without_a_failed_request(deployed):
     assert summary["sent"] >= 50, json.dumps(summary)
     assert summary["failed"] == 0, json.dumps(summary)
     figure(
-        "9.2 Argo CD release: commit to rolled out / requests failed",
+        "10.2 Argo CD release: commit to rolled out / requests failed",
         f"{rolled_s:.0f} s / {summary['failed']} of {summary['sent']}",
     )
 
@@ -314,7 +314,7 @@ def test_3_self_heal_reverts_a_hand_edit(deployed):
     )
     healed_s = time.monotonic() - started
     settle(git("rev-parse", "HEAD"))
-    figure("9.3 Argo CD self-heal of a hand scale to 3", f"{healed_s:.0f} s")
+    figure("10.3 Argo CD self-heal of a hand scale to 3", f"{healed_s:.0f} s")
 
 
 def commit_and_push(message: str, *paths: str) -> str:
@@ -384,7 +384,7 @@ def test_4_prune_removes_what_git_dropped_and_keeps_the_database_claim(deployed)
         300,
     )
     figure(
-        "9.4 Argo CD prune of a resource dropped in git", f"{pruned_s:.0f} s; database claim kept"
+        "10.4 Argo CD prune of a resource dropped in git", f"{pruned_s:.0f} s; database claim kept"
     )
 
 
@@ -466,7 +466,7 @@ def test_5_the_project_refuses_kinds_and_destinations_outside_its_limits(deploye
     # The root app does not prune (argocd/bootstrap/root.yaml): a person deletes it.
     revert_and_push("gold-platform-root")
     kubectl("-n", "argocd", "delete", "application", "e2e-outside", "--wait=true")
-    figure("9.5 Argo CD project limits", "Role refused; kube-system destination refused")
+    figure("10.5 Argo CD project limits", "Role refused; kube-system destination refused")
 
 
 def changed_lines(diff: str) -> list[str]:
@@ -515,7 +515,7 @@ def test_6_the_pr_diff_agrees_with_argo_cds_diff(deployed):
     assert len(headers) == 2 and "Deployment" in headers[0] + headers[1], headers
     assert "Ingress" in headers[0] + headers[1], headers
     figure(
-        "9.6 PR diff vs argocd app diff", f"same {len(changed_lines(theirs.stdout))} changed lines"
+        "10.6 PR diff vs argocd app diff", f"same {len(changed_lines(theirs.stdout))} changed lines"
     )
 
 
@@ -573,4 +573,4 @@ def test_7_prod_waits_for_a_person_and_the_freeze_window_refuses_even_them(deplo
     assert state["syncResult"]["revision"] == git("rev-parse", "HEAD"), state
     digest = (ROOT / ".state" / "cluster-images" / "next-release.digest").read_text().strip()
     assert image == f"ghcr.io/gold-platform/gold-platform@{digest}", image
-    figure("9.7 Argo CD prod gate", "OutOfSync until synced by hand; refused in the freeze window")
+    figure("10.7 Argo CD prod gate", "OutOfSync until synced by hand; refused in the freeze window")
