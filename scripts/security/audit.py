@@ -32,7 +32,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lock_check import parse_lock
 
 
-
 def pypi_json_api() -> str:
     """PyPI's JSON API beside the index pip is configured with (PIP_INDEX_URL,
     pip.conf), else beside pip's built-in default index; AUDIT_PYPI_URL overrides."""
