@@ -31,7 +31,14 @@ def test_argocd_applications_and_project(rendered):
     files = sorted((ROOT / "argocd").rglob("*.yaml"))
     docs = [(p, d) for p in files for d in policy.load_documents(p)]
     kinds = sorted({d["kind"] for _, d in docs})
-    assert kinds == ["AppProject", "Application"]
+    assert kinds == ["AppProject", "Application", "ConfigMap"]
+    # The one ConfigMap is the bootstrap's addition to Argo CD's own settings.
+    settings = [
+        (p.relative_to(ROOT).as_posix(), d["metadata"]["namespace"], d["metadata"]["name"])
+        for p, d in docs
+        if d["kind"] == "ConfigMap"
+    ]
+    assert settings == [("argocd/bootstrap/argocd-cm.yaml", "argocd", "argocd-cm")]
     violations = policy.check_argocd(ROOT, docs, rendered)
     assert not violations, "\n".join(str(v) for v in violations)
 
