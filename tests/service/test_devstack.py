@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from gold_platform import postgres_binaries
+
 pytestmark = pytest.mark.slow
 
 PROBE = """
@@ -42,7 +44,7 @@ def test_starts_real_servers_for_the_command_and_stops_them_after():
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert seen["db"] == "gold_platform"
-    assert seen["version"].startswith("PostgreSQL")
+    assert seen["version"].startswith(f"PostgreSQL {postgres_binaries.selected_major()}.")
     assert seen["redis"] is True
     assert urlsplit(seen["database_url"]).hostname == "127.0.0.1"
     assert not port_open(seen["database_url"]), "PostgreSQL still listening after the command"
@@ -73,3 +75,18 @@ def test_passes_the_command_exit_code_and_respects_given_urls():
     )
     assert result.returncode == 7
     assert result.stdout.strip() == "postgresql://x@127.0.0.1:1/given"
+
+
+def test_an_unpinned_major_is_refused_in_one_line_naming_the_pinned_ones():
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    result = subprocess.run(
+        [sys.executable, "-m", "gold_platform.devstack", "--", "true"],
+        env={**env, "GOLD_POSTGRES_MAJOR": "9"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("devstack: GOLD_POSTGRES_MAJOR='9': pinned majors are 14, ")
