@@ -20,9 +20,10 @@ ON CONFLICT (partner_id, key) DO NOTHING
 RETURNING 1 AS claimed, partner_id, (SELECT user_id FROM bench_users WHERE n = :n) AS user_id
 \gset
 SELECT u.id, u.external_id, u.kyc_status, u.kyc_verified_at, u.created_at,
-       g.balance AS balance_grams, g.cost_basis
+       g.balance AS balance_grams, g.cost_basis, m.unit AS currency
   FROM users u
   JOIN accounts g ON g.user_id = u.id AND g.kind = 'user_gold'
+  JOIN accounts m ON m.user_id = u.id AND m.kind = 'user_money'
  WHERE u.partner_id = ':partner_id' AND u.id = ':user_id';
 SELECT id, currency, buy_price, sell_price, tax_rate, source, published_at, valid_until,
        valid_until > now() AS valid

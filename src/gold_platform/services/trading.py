@@ -24,6 +24,7 @@ async def verify(
     user = await users.get(cur, partner_id, user_id)
     if user is None:
         raise NotFound("The user does not exist.")
+    rules.check_currency(user["currency"], settings.currency)
     rate = await rates.get(cur, rate_id)
     if rate is None or rate["currency"] != settings.currency:
         raise RateNotFound("The rate_id is unknown.")
