@@ -11,11 +11,13 @@ from .errors import (
     KycRequired,
     TransactionExpired,
 )
+from .money import in_money_context
 
 
-def check_kyc(balance_after: Decimal, threshold: Decimal, kyc_verified: bool) -> None:
-    """A user holding more than the threshold must be KYC-verified."""
-    if balance_after > threshold and not kyc_verified:
+@in_money_context
+def check_kyc(held: Decimal, bought: Decimal, threshold: Decimal, kyc_verified: bool) -> None:
+    """A user who would hold more than the threshold must be KYC-verified."""
+    if held + bought > threshold and not kyc_verified:
         raise KycRequired(
             f"Holding more than {threshold:f} g requires KYC verification; "
             "attest KYC for this user first."

@@ -39,7 +39,8 @@ async def verify(
         rules.check_sell_balance(user["balance_grams"], quote.grams)
     else:
         rules.check_kyc(
-            user["balance_grams"] + quote.grams,
+            user["balance_grams"],
+            quote.grams,
             settings.kyc_threshold_grams,
             user["kyc_status"] == "verified",
         )
@@ -64,7 +65,8 @@ async def confirm(
         rules.check_sell_balance(holding["balance"], grams)
     else:
         rules.check_kyc(
-            holding["balance"] + grams,
+            holding["balance"],
+            grams,
             settings.kyc_threshold_grams,
             holding["kyc_status"] == "verified",
         )
