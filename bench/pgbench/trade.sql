@@ -16,8 +16,9 @@ BEGIN ISOLATION LEVEL READ COMMITTED;
 INSERT INTO idempotency_keys (partner_id, key, request_hash)
 VALUES ((SELECT partner_id FROM bench_users WHERE n = :n), 'pgb-v-:k',
         '\x9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08'::bytea)
-ON CONFLICT (partner_id, key) DO NOTHING
-RETURNING 1 AS claimed, partner_id, (SELECT user_id FROM bench_users WHERE n = :n) AS user_id
+ON CONFLICT (partner_id, key) DO UPDATE SET key = EXCLUDED.key
+RETURNING request_hash, response_status, response_body, partner_id,
+          (SELECT user_id FROM bench_users WHERE n = :n) AS user_id
 \gset
 SELECT u.id, u.external_id, u.kyc_status, u.kyc_verified_at, u.created_at,
        g.balance AS balance_grams, g.cost_basis, m.unit AS currency
@@ -50,7 +51,8 @@ BEGIN ISOLATION LEVEL READ COMMITTED;
 INSERT INTO idempotency_keys (partner_id, key, request_hash)
 VALUES (':partner_id', 'pgb-c-:k',
         '\x60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752'::bytea)
-ON CONFLICT (partner_id, key) DO NOTHING RETURNING 1;
+ON CONFLICT (partner_id, key) DO UPDATE SET key = EXCLUDED.key
+RETURNING request_hash, response_status, response_body;
 SELECT t.id, t.seq, t.user_id, t.rate_id, t.side, t.quoted_in, t.status, t.currency, t.grams,
        t.price_per_gram, t.tax_rate, t.pre_tax_amount, t.tax_amount, t.total_amount,
        t.created_at, t.expires_at, t.settled_at, t.expires_at <= now() AS past_expiry

@@ -293,3 +293,44 @@ async def test_racing_confirms_and_cancels_settle_or_cancel_each_trade_once(
     assert sql("SELECT count(*) FROM transactions WHERE status = 'pending'")[0][0] == 0
     assert (await api.reconcile())["balanced"] is True
 
+
+async def test_idempotency_keys_replay_inside_their_window_and_are_purged_after(
+    api, partner, rate, sql, client
+):
+    from gold_platform.services.idempotency import PURGE_BATCH, purge_once
+    from gold_platform.state import DB_POOL, SETTINGS
+
+    ttl = client.app[SETTINGS].idempotency_key_ttl_hours
+    user = await api.user(partner)
+    recent, old = {"Idempotency-Key": "recent"}, {"Idempotency-Key": "old"}
+    first_recent = await api.verify(
+        partner, "buy", user["id"], rate["rate_id"], amount="100.00", headers=recent
+    )
+    first_old = await api.verify(
+        partner, "buy", user["id"], rate["rate_id"], amount="100.00", headers=old
+    )
+    # Just inside and just outside the window, and more old keys than one batch.
+    sql(
+        "UPDATE idempotency_keys SET created_at = now() - make_interval(hours => %s)"
+        " + CASE key WHEN 'recent' THEN interval '1 min' ELSE interval '-1 min' END",
+        (ttl,),
+    )
+    sql(
+        "INSERT INTO idempotency_keys (partner_id, key, request_hash, response_status,"
+        " response_body, created_at) SELECT %s, 'bulk-' || i, '\\x00', 201, '{}',"
+        " now() - make_interval(hours => %s + 1) FROM generate_series(1, %s) i",
+        (partner.id, ttl, PURGE_BATCH + 1),
+    )
+    assert await purge_once(client.app[DB_POOL], ttl) == PURGE_BATCH + 2
+    assert sql("SELECT key FROM idempotency_keys") == [("recent",)]
+
+    replay = await api.verify(
+        partner, "buy", user["id"], rate["rate_id"], amount="100.00", headers=recent
+    )
+    assert replay == first_recent
+    # The purged key is free again, even for another request.
+    reused = await api.verify(
+        partner, "buy", user["id"], rate["rate_id"], amount="200.00", headers=old
+    )
+    assert reused["id"] != first_old["id"]
+    assert sql("SELECT count(*) FROM transactions")[0][0] == 3
