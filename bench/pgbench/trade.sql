@@ -16,13 +16,15 @@ BEGIN ISOLATION LEVEL READ COMMITTED;
 INSERT INTO idempotency_keys (partner_id, key, request_hash)
 VALUES ((SELECT partner_id FROM bench_users WHERE n = :n), 'pgb-v-:k',
         '\x9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08'::bytea)
-ON CONFLICT (partner_id, key) DO NOTHING
-RETURNING 1 AS claimed, partner_id, (SELECT user_id FROM bench_users WHERE n = :n) AS user_id
+ON CONFLICT (partner_id, key) DO UPDATE SET key = EXCLUDED.key
+RETURNING request_hash, response_status, response_body, partner_id,
+          (SELECT user_id FROM bench_users WHERE n = :n) AS user_id
 \gset
 SELECT u.id, u.external_id, u.kyc_status, u.kyc_verified_at, u.created_at,
-       g.balance AS balance_grams, g.cost_basis
+       g.balance AS balance_grams, g.cost_basis, m.unit AS currency
   FROM users u
   JOIN accounts g ON g.user_id = u.id AND g.kind = 'user_gold'
+  JOIN accounts m ON m.user_id = u.id AND m.kind = 'user_money'
  WHERE u.partner_id = ':partner_id' AND u.id = ':user_id';
 SELECT id, currency, buy_price, sell_price, tax_rate, source, published_at, valid_until,
        valid_until > now() AS valid
@@ -49,11 +51,12 @@ BEGIN ISOLATION LEVEL READ COMMITTED;
 INSERT INTO idempotency_keys (partner_id, key, request_hash)
 VALUES (':partner_id', 'pgb-c-:k',
         '\x60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752'::bytea)
-ON CONFLICT (partner_id, key) DO NOTHING RETURNING 1;
+ON CONFLICT (partner_id, key) DO UPDATE SET key = EXCLUDED.key
+RETURNING request_hash, response_status, response_body;
 SELECT t.id, t.seq, t.user_id, t.rate_id, t.side, t.quoted_in, t.status, t.currency, t.grams,
        t.price_per_gram, t.tax_rate, t.pre_tax_amount, t.tax_amount, t.total_amount,
        t.created_at, t.expires_at, t.settled_at, t.expires_at <= now() AS past_expiry
-  FROM transactions t WHERE t.partner_id = ':partner_id' AND t.id = ':v_id' FOR UPDATE;
+  FROM transactions t WHERE t.partner_id = ':partner_id' AND t.id = ':v_id';
 SELECT g.id AS gold_account_id, g.balance, g.cost_basis,
        m.id AS money_account_id, u.kyc_status
   FROM users u
@@ -62,23 +65,26 @@ SELECT g.id AS gold_account_id, g.balance, g.cost_basis,
  WHERE u.partner_id = ':partner_id' AND u.id = ':user_id'
    FOR UPDATE OF g
 \gset h_
-WITH gold AS (
-    UPDATE accounts SET balance = balance + {{GRAMS}}, cost_basis = :h_cost_basis + {{TOTAL}}
-     WHERE id = ':h_gold_account_id'
-), money AS (
-    UPDATE accounts SET balance = balance + {{NEG_TOTAL}} WHERE id = ':h_money_account_id'
-), entries AS (
-    INSERT INTO ledger_entries (transaction_id, account_id, unit, amount) VALUES
-        (':v_id', ':h_gold_account_id'::uuid, 'XAU_G', {{GRAMS}}),
-        (':v_id', (SELECT id FROM accounts WHERE user_id IS NULL AND kind = 'vault_gold' AND unit = 'XAU_G'),
-         'XAU_G', {{NEG_GRAMS}}),
-        (':v_id', ':h_money_account_id'::uuid, '{{CURRENCY}}', {{NEG_TOTAL}}),
-        (':v_id', (SELECT id FROM accounts WHERE user_id IS NULL AND kind = 'treasury_money' AND unit = '{{CURRENCY}}'),
-         '{{CURRENCY}}', {{TOTAL}})
-), t AS (
+WITH t AS (
     UPDATE transactions SET status = 'confirmed', settled_at = now()
-     WHERE id = ':v_id'
+     WHERE id = ':v_id' AND status = 'pending' AND expires_at > clock_timestamp()
     RETURNING *
+), entries AS (
+    INSERT INTO ledger_entries (transaction_id, account_id, unit, amount)
+    SELECT t.id, e.account_id, e.unit, e.amount
+      FROM t, (VALUES
+        (':h_gold_account_id'::uuid, 'XAU_G', {{GRAMS}}::numeric),
+        ((SELECT id FROM accounts WHERE user_id IS NULL AND kind = 'vault_gold' AND unit = 'XAU_G'),
+         'XAU_G', {{NEG_GRAMS}}),
+        (':h_money_account_id'::uuid, '{{CURRENCY}}', {{NEG_TOTAL}}),
+        ((SELECT id FROM accounts WHERE user_id IS NULL AND kind = 'treasury_money' AND unit = '{{CURRENCY}}'),
+         '{{CURRENCY}}', {{TOTAL}})) AS e (account_id, unit, amount)
+), gold AS (
+    UPDATE accounts SET balance = balance + {{GRAMS}}, cost_basis = :h_cost_basis + {{TOTAL}}
+     WHERE id = ':h_gold_account_id' AND EXISTS (SELECT FROM t)
+), money AS (
+    UPDATE accounts SET balance = balance + {{NEG_TOTAL}}
+     WHERE id = ':h_money_account_id' AND EXISTS (SELECT FROM t)
 )
 SELECT t.id, t.seq, t.user_id, t.rate_id, t.side, t.quoted_in, t.status, t.currency, t.grams,
        t.price_per_gram, t.tax_rate, t.pre_tax_amount, t.tax_amount, t.total_amount,

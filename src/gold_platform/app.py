@@ -16,7 +16,7 @@ from .http.middlewares import observe, problems
 from .migrations import head_id
 from .observability.logs import configure_logging, get_logger
 from .routes import add_routes
-from .services import expiry
+from .services import expiry, idempotency
 from .services.rates import CurrentRate
 from .settings import Settings
 from .state import CACHE, CURRENT_RATE, DB_POOL, MIGRATIONS_HEAD, SETTINGS
@@ -31,6 +31,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(db.warm_up(pool, settings.database_pool_size)),
         asyncio.create_task(db.report_pool_metrics(pool, settings.database_pool_max)),
         asyncio.create_task(expiry.sweep_forever(pool)),
+        asyncio.create_task(idempotency.purge_forever(pool, settings.idempotency_key_ttl_hours)),
     ]
     app[DB_POOL] = pool
     yield

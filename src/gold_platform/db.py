@@ -1,7 +1,9 @@
 """PostgreSQL access through an aiopg pool.
 
 Every statement runs with a server-side `statement_timeout`, because aiopg's
-client-side timeout closes the connection but leaves the query running.
+client-side timeout closes the connection but leaves the query running. Every
+session runs in UTC, whatever the server's or the database's default time
+zone: times read back (and any date arithmetic in SQL) never depend on it.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ def session_dsn(settings: Settings, application_name: str = "gold-platform") -> 
     params["application_name"] = application_name
     params["options"] = (
         f"{params.get('options', '')} -c statement_timeout={settings.database_statement_timeout_ms}"
-        " -c lock_timeout=2000 -c idle_in_transaction_session_timeout=30000"
+        " -c lock_timeout=2000 -c idle_in_transaction_session_timeout=30000 -c timezone=UTC"
     ).strip()
     return make_dsn(**params)
 

@@ -48,6 +48,7 @@ class Settings:
     kyc_threshold_grams: Decimal = Decimal("10")
     rate_limit_per_minute: int = 600
     max_body_bytes: int = 65536
+    idempotency_key_ttl_hours: int = 24
 
     @property
     def database_pool_max(self) -> int:
@@ -90,6 +91,9 @@ class Settings:
                 "RATE_LIMIT_PER_MINUTE", _int_between(1, 1_000_000), 600
             ),
             max_body_bytes=reader.get("MAX_BODY_BYTES", _int_between(1024, 10_485_760), 65536),
+            idempotency_key_ttl_hours=reader.get(
+                "IDEMPOTENCY_KEY_TTL_HOURS", _int_between(1, 8760), 24
+            ),
         )
         reader.raise_errors()
         return settings

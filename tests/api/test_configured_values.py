@@ -35,6 +35,42 @@ async def test_currency_names_the_rates_and_portfolios(make_client, settings):
     assert portfolio["currency"] == "USD"
 
 
+async def test_a_user_trades_only_in_the_currency_their_account_was_opened_in(
+    make_client, settings
+):
+    inr = await api_with(make_client, settings)
+    inr_rate, partner, inr_user = await verified_customer(inr)
+    await inr.trade(partner, "buy", inr_user["id"], inr_rate["rate_id"], amount="100.00")
+    # The same ledger, now served with CURRENCY=USD.
+    usd = await api_with(make_client, settings, currency="USD")
+    usd_rate = await usd.publish_rate(buy="80.00", sell="78.00")
+    refused = await usd.verify(
+        partner, "buy", inr_user["id"], usd_rate["rate_id"], amount="100.00", expect=422
+    )
+    assert refused["type"].endswith("/currency-mismatch"), refused
+    assert "in INR" in refused["detail"] and "trades USD" in refused["detail"]
+    assert refused["status"] == 422
+    usd_user = await usd.user(partner, "opened-under-usd", kyc=True)
+    await usd.trade(partner, "buy", usd_user["id"], usd_rate["rate_id"], amount="100.00")
+    # Each portfolio is in its user's currency, valued at that currency's rate.
+    for user, currency, rate in ((inr_user, "INR", inr_rate), (usd_user, "USD", usd_rate)):
+        portfolio = await usd.call(
+            "GET", f"/v1/users/{user['id']}/portfolio", headers=partner.headers, expect=200
+        )
+        assert (portfolio["currency"], portfolio["valued_at_rate_id"]) == (
+            currency,
+            rate["rate_id"],
+        )
+        assert portfolio["invested_amount"] == "100.00"
+    report = await usd.reconcile()
+    assert report["balanced"] is True, report
+    assert report["money"] == [
+        {"currency": currency, "account": account, "total": total}
+        for currency in ("INR", "USD")
+        for account, total in (("treasury_money", "100.00"), ("user_money", "-100.00"))
+    ]
+
+
 async def test_buy_tax_rate_is_what_a_published_rate_carries(make_client, settings):
     api = await api_with(make_client, settings, buy_tax_rate=Decimal("0.0500"))
     rate = await api.publish_rate(buy="6000.00")

@@ -1,5 +1,6 @@
 """Verify → confirm / cancel against real PostgreSQL: every rule of the product file."""
 
+import asyncio
 import uuid
 from decimal import Decimal
 
@@ -234,3 +235,102 @@ async def test_creating_a_user_twice_returns_the_same_user(api, partner):
         "POST", "/v1/users", headers=partner.headers, json={"external_id": "bob"}, expect=200
     )
     assert again == first
+
+
+async def test_settle_and_cancel_statements_change_only_a_pending_trade(api, partner, rate, client):
+    from gold_platform.db import transaction
+    from gold_platform.domain.ledger import settlement_postings
+    from gold_platform.state import DB_POOL
+    from gold_platform.store import transactions, users
+
+    user = await api.user(partner)
+    tx = await api.verify(partner, "buy", user["id"], rate["rate_id"], grams="1.0000")
+    await api.call("POST", f"/v1/transactions/{tx['id']}/cancel", headers=partner.headers)
+    async with transaction(client.app[DB_POOL]) as cur:
+        holding = await users.lock_holding(cur, partner.id, user["id"])
+        settled = await transactions.settle(
+            cur,
+            tx["id"],
+            {"user_gold": holding["gold_account_id"], "user_money": holding["money_account_id"]},
+            settlement_postings("buy", Decimal("1.0000"), Decimal(tx["total_amount"]), "INR"),
+            cost_basis=Decimal(tx["total_amount"]),
+        )
+        assert settled is None
+        again = await users.lock_holding(cur, partner.id, user["id"])
+        assert again == holding  # no balance moved
+        await cur.execute("SELECT count(*) AS entries FROM ledger_entries")
+        assert (await cur.fetchone())["entries"] == 0
+        assert await transactions.cancel(cur, tx["id"]) is None
+    shown = await api.call("GET", f"/v1/transactions/{tx['id']}", headers=partner.headers)
+    assert shown["status"] == "cancelled"
+
+
+async def test_racing_confirms_and_cancels_settle_or_cancel_each_trade_once(
+    api, partner, rate, sql
+):
+    user = await api.user(partner, kyc=True)
+    pending = [
+        await api.verify(partner, "buy", user["id"], rate["rate_id"], amount="100.00")
+        for _ in range(10)
+    ]
+    actions = [
+        api.client.post(f"/v1/transactions/{tx['id']}/{action}", headers=partner.headers)
+        for tx in pending
+        for action in ("confirm", "cancel", "confirm", "cancel")
+    ]
+    answers = [(r.status, await r.json()) for r in await asyncio.gather(*actions)]
+    assert {status for status, _ in answers} <= {200, 409}, answers
+    by_trade: dict[str, set[str]] = {}
+    for status, body in answers:
+        if status == 200:
+            by_trade.setdefault(body["id"], set()).add(body["status"])
+        else:
+            assert body["type"].endswith("/invalid-transition"), body
+    # every trade ended one way, and every success reported that one way
+    assert all(len(outcomes) == 1 for outcomes in by_trade.values()), by_trade
+    confirmed = sql("SELECT count(*) FROM transactions WHERE status = 'confirmed'")[0][0]
+    assert sql("SELECT count(*) FROM ledger_entries")[0][0] == 4 * confirmed
+    assert sql("SELECT count(*) FROM transactions WHERE status = 'pending'")[0][0] == 0
+    assert (await api.reconcile())["balanced"] is True
+
+
+async def test_idempotency_keys_replay_inside_their_window_and_are_purged_after(
+    api, partner, rate, sql, client
+):
+    from gold_platform.services.idempotency import PURGE_BATCH, purge_once
+    from gold_platform.state import DB_POOL, SETTINGS
+
+    ttl = client.app[SETTINGS].idempotency_key_ttl_hours
+    user = await api.user(partner)
+    recent, old = {"Idempotency-Key": "recent"}, {"Idempotency-Key": "old"}
+    first_recent = await api.verify(
+        partner, "buy", user["id"], rate["rate_id"], amount="100.00", headers=recent
+    )
+    first_old = await api.verify(
+        partner, "buy", user["id"], rate["rate_id"], amount="100.00", headers=old
+    )
+    # Just inside and just outside the window, and more old keys than one batch.
+    sql(
+        "UPDATE idempotency_keys SET created_at = now() - make_interval(hours => %s)"
+        " + CASE key WHEN 'recent' THEN interval '1 min' ELSE interval '-1 min' END",
+        (ttl,),
+    )
+    sql(
+        "INSERT INTO idempotency_keys (partner_id, key, request_hash, response_status,"
+        " response_body, created_at) SELECT %s, 'bulk-' || i, '\\x00', 201, '{}',"
+        " now() - make_interval(hours => %s + 1) FROM generate_series(1, %s) i",
+        (partner.id, ttl, PURGE_BATCH + 1),
+    )
+    assert await purge_once(client.app[DB_POOL], ttl) == PURGE_BATCH + 2
+    assert sql("SELECT key FROM idempotency_keys") == [("recent",)]
+
+    replay = await api.verify(
+        partner, "buy", user["id"], rate["rate_id"], amount="100.00", headers=recent
+    )
+    assert replay == first_recent
+    # The purged key is free again, even for another request.
+    reused = await api.verify(
+        partner, "buy", user["id"], rate["rate_id"], amount="200.00", headers=old
+    )
+    assert reused["id"] != first_old["id"]
+    assert sql("SELECT count(*) FROM transactions")[0][0] == 3

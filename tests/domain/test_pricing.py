@@ -1,5 +1,6 @@
 """The rounding table of the product rules, including edge values."""
 
+from decimal import ROUND_DOWN, getcontext, localcontext
 from decimal import Decimal as D
 
 import pytest
@@ -125,3 +126,25 @@ def test_zero_tax_rate():
 def test_quote_dispatches_on_side_and_quantity():
     assert pricing.quote(RATE, "buy", amount=D("100.00"), minimum_buy=MIN).quoted_in == "amount"
     assert pricing.quote(RATE, "sell", grams=D("1"), minimum_buy=MIN).side == "sell"
+
+
+def test_the_callers_decimal_context_never_changes_a_price_or_its_tax():
+    with localcontext():  # restores the thread's context afterwards
+        hostile = getcontext()
+        hostile.prec, hostile.rounding = 3, ROUND_DOWN
+        assert D("1000.00") / D("1.03") == D("970")  # what unpinned arithmetic would do
+        assert RATE.buy_price_with_tax == D("6180.00")
+        by_amount = pricing.quote(RATE, "buy", amount=D("1000.00"), minimum_buy=MIN)
+        by_grams = pricing.quote(RATE, "buy", grams=D("0.1234"), minimum_buy=MIN)
+        sell = pricing.quote(RATE, "sell", grams=D("0.1234"), minimum_buy=MIN)
+    assert (by_amount.grams, by_amount.pre_tax_amount, by_amount.tax_amount) == (
+        D("0.1618"),
+        D("970.87"),
+        D("29.13"),
+    )
+    assert (by_grams.total_amount, by_grams.pre_tax_amount, by_grams.tax_amount) == (
+        D("762.62"),
+        D("740.40"),
+        D("22.22"),
+    )
+    assert sell.total_amount == D("715.72")

@@ -28,10 +28,10 @@ def test_is_balanced_detects_a_missing_leg():
 
 
 def test_kyc_threshold_is_strictly_more_than():
-    rules.check_kyc(D("10"), D("10"), kyc_verified=False)  # exactly at the threshold: fine
+    rules.check_kyc(D("9.5"), D("0.5"), D("10"), kyc_verified=False)  # exactly at it: fine
     with pytest.raises(KycRequired):
-        rules.check_kyc(D("10.0001"), D("10"), kyc_verified=False)
-    rules.check_kyc(D("500"), D("10"), kyc_verified=True)
+        rules.check_kyc(D("9.5"), D("0.5001"), D("10"), kyc_verified=False)
+    rules.check_kyc(D("499"), D("1"), D("10"), kyc_verified=True)
 
 
 def test_sell_balance():

@@ -5,6 +5,8 @@ import socket
 import subprocess
 import sys
 import threading
+from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg2
 import pytest
@@ -13,9 +15,11 @@ from psycopg2.extensions import make_dsn, parse_dsn
 from gold_platform import migrations
 from gold_platform.devstack import free_port
 from gold_platform.settings import REPO_MIGRATIONS_DIR
+from tests.api.conftest import Api, Partner
 from tests.conftest import database_url_for
 
 MIGRATIONS_DIR = REPO_MIGRATIONS_DIR
+LEDGER_MIGRATION = "0004.database-enforces-the-ledger"
 
 
 def tables(url: str) -> set[str]:
@@ -42,6 +46,147 @@ def test_up_to_head_then_all_the_way_down(empty_database_url):
 
     # and up again: every rollback really undoes its migration
     assert migrations.apply(empty_database_url, MIGRATIONS_DIR) == applied
+
+
+def migrations_up_to(last: str, folder: Path) -> Path:
+    """`folder`, holding links to the migrations up to `last` (e.g. "0003") and their rollbacks."""
+    for path in MIGRATIONS_DIR.glob("*.sql"):
+        if path.name.split(".", 1)[0] <= last:
+            (folder / path.name).symlink_to(path)
+    return folder
+
+
+_CATALOG = {
+    "relations": "SELECT relname, relkind::text FROM pg_class"
+    " WHERE relnamespace = 'public'::regnamespace",
+    "columns": """
+        SELECT c.relname, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod),
+               a.attnotnull, a.attidentity::text, pg_get_expr(d.adbin, d.adrelid)
+          FROM pg_attribute a
+          JOIN pg_class c ON c.oid = a.attrelid
+          LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+         WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'v')
+           AND a.attnum > 0 AND NOT a.attisdropped""",
+    "constraints": "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid),"
+    " convalidated, condeferrable, condeferred FROM pg_constraint"
+    " WHERE connamespace = 'public'::regnamespace",
+    "indexes": "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'",
+    "triggers": "SELECT tgrelid::regclass::text, tgname, pg_get_triggerdef(oid), tgenabled::text"
+    " FROM pg_trigger WHERE NOT tgisinternal",
+    "functions": "SELECT proname, pg_get_functiondef(oid) FROM pg_proc"
+    " WHERE pronamespace = 'public'::regnamespace",
+    "views": "SELECT viewname, definition FROM pg_views WHERE schemaname = 'public'",
+}
+
+
+def schema(url: str) -> dict[str, list[tuple]]:
+    """Everything a migration may change, read from the catalogs (yoyo's own tables left out)."""
+    snapshot = {}
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        for part, query in _CATALOG.items():
+            cur.execute(query)
+            snapshot[part] = sorted(row for row in cur.fetchall() if "yoyo" not in row[0])
+    conn.close()
+    return snapshot
+
+
+def ledger_rows(url: str) -> dict[str, list[tuple]]:
+    """The user accounts, entries and transactions, in full; and the platform balances."""
+    queries = {
+        "user_accounts": "SELECT id, kind, unit, balance, cost_basis FROM accounts"
+        " WHERE user_id IS NOT NULL ORDER BY id",
+        "entries": "SELECT id, transaction_id, account_id, unit, amount FROM ledger_entries"
+        " ORDER BY id",
+        "transactions": "SELECT id, status, grams, total_amount, settled_at FROM transactions"
+        " ORDER BY id",
+        "platform_balances": "SELECT kind, balance FROM accounts WHERE user_id IS NULL"
+        " ORDER BY kind",
+    }
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        rows = {}
+        for part, query in queries.items():
+            cur.execute(query)
+            rows[part] = cur.fetchall()
+    conn.close()
+    return rows
+
+
+@dataclass
+class Trades:
+    api: Api
+    partner: Partner
+    pending_id: str
+
+
+async def trades_on_0003(url: str, tmp_path: Path, make_client, settings) -> Trades:
+    """A database at 0003 holding what the service writes: settled buys and sells,
+    a cancelled and a pending trade."""
+    migrations.apply(url, migrations_up_to("0003", tmp_path))
+    api = Api(await make_client(settings, database_url=url))
+    rate = await api.publish_rate()
+    partner = await api.partner()
+    for i in range(3):
+        user = await api.user(partner, f"u{i}", kyc=True)
+        await api.trade(partner, "buy", user["id"], rate["rate_id"], grams="2.0000")
+        await api.trade(partner, "sell", user["id"], rate["rate_id"], grams="0.5000")
+    cancelled = await api.verify(partner, "buy", user["id"], rate["rate_id"], amount="50.00")
+    await api.call(
+        "POST", f"/v1/transactions/{cancelled['id']}/cancel", headers=partner.headers, expect=200
+    )
+    pending = await api.verify(partner, "buy", user["id"], rate["rate_id"], amount="50.00")
+    return Trades(api, partner, pending["id"])
+
+
+async def test_0004_applies_over_trades_rolls_back_to_0003_exactly_and_applies_again(
+    empty_database_url, tmp_path, make_client, settings
+):
+    url = empty_database_url
+    trades = await trades_on_0003(url, tmp_path, make_client, settings)
+    schema_0003, rows_0003 = schema(url), ledger_rows(url)
+    assert rows_0003["platform_balances"] == [("treasury_money", 0), ("vault_gold", 0)]
+
+    assert migrations.apply(url, MIGRATIONS_DIR) == [LEDGER_MIGRATION]
+    assert schema(url) != schema_0003
+    rows = ledger_rows(url)
+    assert rows["platform_balances"] == [("treasury_money", None), ("vault_gold", None)]
+    assert {**rows, "platform_balances": None} == {**rows_0003, "platform_balances": None}
+    report = await trades.api.reconcile()
+    assert (report["balanced"], report["user_grams"], report["vault_grams"]) == (
+        True,
+        "4.5000",
+        "-4.5000",
+    )
+
+    assert migrations.rollback(url, MIGRATIONS_DIR, count=1) == [LEDGER_MIGRATION]
+    assert schema(url) == schema_0003
+    assert ledger_rows(url) == rows_0003
+
+    assert migrations.apply(url, MIGRATIONS_DIR) == [LEDGER_MIGRATION]
+    await trades.api.confirm(trades.partner, trades.pending_id)
+    assert (await trades.api.reconcile())["balanced"] is True
+
+
+async def test_0004_stops_on_an_entry_in_another_unit_than_its_account_and_changes_nothing(
+    empty_database_url, tmp_path, make_client, settings
+):
+    url = empty_database_url
+    pending_id = (await trades_on_0003(url, tmp_path, make_client, settings)).pending_id
+    # What CURRENCY=USD did before 0004: USD onto an INR money account.
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO accounts (kind, unit) VALUES ('treasury_money', 'USD')")
+        cur.execute(
+            "INSERT INTO ledger_entries (transaction_id, account_id, unit, amount)"
+            " SELECT %s, a.id, 'USD', CASE a.kind WHEN 'user_money' THEN -50 ELSE 50 END"
+            "   FROM accounts a JOIN transactions t ON t.id = %s"
+            "  WHERE a.unit = 'USD' OR (a.kind = 'user_money' AND a.user_id = t.user_id)",
+            (pending_id, pending_id),
+        )
+    conn.close()
+    schema_before, rows_before = schema(url), ledger_rows(url)
+    with pytest.raises(psycopg2.errors.ForeignKeyViolation, match="ledger_entries_unit_is_account"):
+        migrations.apply(url, MIGRATIONS_DIR)
+    assert schema(url) == schema_before
+    assert ledger_rows(url) == rows_before
 
 
 def test_concurrent_migrators_apply_each_migration_once(empty_database_url):

@@ -20,6 +20,7 @@ def test_defaults_match_the_documented_ones():
     assert s.log_format == "json"
     assert s.buy_tax_rate == Decimal("0.03")
     assert isinstance(s.min_buy_amount, Decimal)
+    assert s.idempotency_key_ttl_hours == 24
 
 
 @pytest.mark.parametrize(
@@ -45,6 +46,11 @@ def test_defaults_match_the_documented_ones():
             "OPERATOR_API_KEY=<redacted>: must be at least 24",
         ),
         ({"DATABASE_URL": URL, "CURRENCY": "RUPEE"}, "CURRENCY=RUPEE: must be a three-letter"),
+        (
+            {"DATABASE_URL": URL, "IDEMPOTENCY_KEY_TTL_HOURS": "0"},
+            # redacted like every *KEY* variable, though this one is no secret
+            "IDEMPOTENCY_KEY_TTL_HOURS=<redacted>: must be between 1 and 8760",
+        ),
         (
             {"DATABASE_URL": URL, "MIGRATIONS_DIR": "/does/not/exist"},
             "must be an existing directory",

@@ -45,6 +45,10 @@ class TransactionExpired(DomainError):
     code = "transaction-expired"
 
 
+class CurrencyMismatch(DomainError):
+    code = "currency-mismatch"
+
+
 class InvalidTransition(DomainError):
     code = "invalid-transition"
 

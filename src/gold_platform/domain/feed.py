@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
-from .money import round_half_up_2dp
+from .money import MONEY_CONTEXT, round_half_up_2dp
 from .pricing import RatePrices
 
 
@@ -24,7 +24,9 @@ def random_walk(
     rng = random.Random(seed)
     price = start
     while True:
-        step = Decimal(rng.randint(-1000, 1000)) / 1000 * max_step_ratio
-        price = min(high, max(low, round_half_up_2dp(price * (1 + step))))
-        sell = round_half_up_2dp(price * (1 - spread_ratio))
+        # Entered per step, never across the yield (that would hand it to the caller).
+        with localcontext(MONEY_CONTEXT):
+            step = Decimal(rng.randint(-1000, 1000)) / 1000 * max_step_ratio
+            price = min(high, max(low, round_half_up_2dp(price * (1 + step))))
+            sell = round_half_up_2dp(price * (1 - spread_ratio))
         yield RatePrices(buy_price=price, sell_price=sell, tax_rate=tax_rate)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from .money import in_money_context
 from .pricing import Side
 
 GOLD_UNIT = "XAU_G"
@@ -22,6 +23,7 @@ class Posting:
     amount: Decimal
 
 
+@in_money_context
 def settlement_postings(side: Side, grams: Decimal, total: Decimal, currency: str) -> list[Posting]:
     sign = 1 if side == "buy" else -1
     return [
@@ -32,6 +34,7 @@ def settlement_postings(side: Side, grams: Decimal, total: Decimal, currency: st
     ]
 
 
+@in_money_context
 def is_balanced(postings: list[Posting]) -> bool:
     totals: dict[str, Decimal] = {}
     for p in postings:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .money import ZERO, round_down_2dp, round_half_up_2dp
+from .money import ZERO, in_money_context, round_down_2dp, round_half_up_2dp
 from .pricing import Side
 
 
+@in_money_context
 def cost_basis_after(
     side: Side, cost: Decimal, held: Decimal, grams: Decimal, total: Decimal
 ) -> Decimal:
@@ -29,6 +30,7 @@ class Portfolio:
     unrealised_pnl: Decimal | None
 
 
+@in_money_context
 def portfolio(grams: Decimal, cost: Decimal, sell_price: Decimal | None) -> Portfolio:
     average = round_half_up_2dp(cost / grams) if grams > 0 else None
     if sell_price is None:

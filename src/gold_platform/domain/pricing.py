@@ -18,7 +18,15 @@ from decimal import Decimal
 from typing import Literal
 
 from .errors import AboveMaximum, BelowMinimum
-from .money import ONE, ZERO, round_down_2dp, round_down_4dp, round_up_2dp, round_up_4dp
+from .money import (
+    ONE,
+    ZERO,
+    in_money_context,
+    round_down_2dp,
+    round_down_4dp,
+    round_up_2dp,
+    round_up_4dp,
+)
 
 # The largest total one trade may carry (amounts are stored as numeric(16,2)).
 MAX_TOTAL = Decimal("999999999999.99")
@@ -34,6 +42,7 @@ class RatePrices:
     tax_rate: Decimal
 
     @property
+    @in_money_context
     def buy_price_with_tax(self) -> Decimal:
         return round_up_2dp(self.buy_price * (ONE + self.tax_rate))
 
@@ -62,6 +71,7 @@ def _check_minimum_buy(total: Decimal, minimum: Decimal) -> None:
         raise BelowMinimum(f"A buy must total at least {minimum:f}.")
 
 
+@in_money_context
 def buy_by_amount(rate: RatePrices, amount: Decimal, minimum: Decimal) -> Quote:
     _check_minimum_buy(amount, minimum)
     grams = round_down_4dp(amount / rate.buy_price_with_tax)
@@ -70,6 +80,7 @@ def buy_by_amount(rate: RatePrices, amount: Decimal, minimum: Decimal) -> Quote:
     return _buy_quote(rate, "amount", grams, amount)
 
 
+@in_money_context
 def buy_by_grams(rate: RatePrices, grams: Decimal, minimum: Decimal) -> Quote:
     total = round_up_2dp(grams * rate.buy_price_with_tax)
     _check_minimum_buy(total, minimum)
@@ -80,6 +91,7 @@ def _sell_quote(rate: RatePrices, quoted_in: QuotedIn, grams: Decimal, payout: D
     return Quote("sell", quoted_in, grams, rate.sell_price, ZERO, payout, ZERO, payout)
 
 
+@in_money_context
 def sell_by_grams(rate: RatePrices, grams: Decimal) -> Quote:
     payout = round_down_2dp(grams * rate.sell_price)
     if payout <= ZERO:
@@ -87,11 +99,13 @@ def sell_by_grams(rate: RatePrices, grams: Decimal) -> Quote:
     return _sell_quote(rate, "grams", grams, payout)
 
 
+@in_money_context
 def sell_by_amount(rate: RatePrices, amount: Decimal) -> Quote:
     grams = round_up_4dp(amount / rate.sell_price)
     return _sell_quote(rate, "amount", grams, amount)
 
 
+@in_money_context
 def quote(
     rate: RatePrices,
     side: Side,

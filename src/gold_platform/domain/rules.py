@@ -1,15 +1,23 @@
-"""Holding and lifecycle rules: KYC threshold, balances, transaction states."""
+"""Holding and lifecycle rules: KYC threshold, balances, currency, transaction states."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from .errors import InsufficientBalance, InvalidTransition, KycRequired, TransactionExpired
+from .errors import (
+    CurrencyMismatch,
+    InsufficientBalance,
+    InvalidTransition,
+    KycRequired,
+    TransactionExpired,
+)
+from .money import in_money_context
 
 
-def check_kyc(balance_after: Decimal, threshold: Decimal, kyc_verified: bool) -> None:
-    """A user holding more than the threshold must be KYC-verified."""
-    if balance_after > threshold and not kyc_verified:
+@in_money_context
+def check_kyc(held: Decimal, bought: Decimal, threshold: Decimal, kyc_verified: bool) -> None:
+    """A user who would hold more than the threshold must be KYC-verified."""
+    if held + bought > threshold and not kyc_verified:
         raise KycRequired(
             f"Holding more than {threshold:f} g requires KYC verification; "
             "attest KYC for this user first."
@@ -19,6 +27,15 @@ def check_kyc(balance_after: Decimal, threshold: Decimal, kyc_verified: bool) ->
 def check_sell_balance(balance: Decimal, grams: Decimal) -> None:
     if grams > balance:
         raise InsufficientBalance(f"The user holds {balance:f} g; cannot sell {grams:f} g.")
+
+
+def check_currency(account_currency: str, trade_currency: str) -> None:
+    """A user trades in the one currency their money account (and cost basis) is in."""
+    if account_currency != trade_currency:
+        raise CurrencyMismatch(
+            f"The user's money account is in {account_currency} and this platform trades"
+            f" {trade_currency}; a user trades only in the currency their account was opened in."
+        )
 
 
 def effective_status(status: str, past_expiry: bool) -> str:

@@ -287,7 +287,11 @@ _IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
     "in": "header",
     "required": False,
-    "description": "Same key and body: the first response is replayed. Different body: 422.",
+    "description": (
+        "Same key and body: the first response is replayed. Different body: 422. A key is"
+        " kept for the deployment's IDEMPOTENCY_KEY_TTL_HOURS (24 by default) after its first"
+        " use, then forgotten: used again after that, it is a new request."
+    ),
     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
 }
 

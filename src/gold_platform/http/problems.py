@@ -108,6 +108,7 @@ _DOMAIN_STATUS = {
     "above-maximum": (422, "Above Maximum"),
     "insufficient-balance": (409, "Insufficient Balance"),
     "kyc-required": (422, "KYC Required"),
+    "currency-mismatch": (422, "Currency Mismatch"),
     "transaction-expired": (409, "Transaction Expired"),
     "invalid-transition": (409, "Invalid Transition"),
     "idempotency-key-reused": (422, "Idempotency Key Reused"),

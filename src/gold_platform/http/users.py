@@ -59,17 +59,17 @@ async def attest_kyc(request: web.Request) -> web.Response:
 async def portfolio(request: web.Request) -> web.Response:
     partner_id = require_partner(request)
     user_id = path_id(request, "user_id", "user")
-    currency = request.app[SETTINGS].currency
     async with autocommit(request.app[DB_POOL]) as cur:
         row = await users.get(cur, partner_id, user_id)
         if row is None:
             raise not_found("user")
-        rate = await rates.current(cur, currency)
+        # In the user's currency (their cost basis is counted in it), not the setting's.
+        rate = await rates.current(cur, row["currency"])
     view = portfolio_rules.portfolio(
         row["balance_grams"], row["cost_basis"], rate["sell_price"] if rate else None
     )
     return web.json_response(
-        portfolio_json(user_id, currency, view, str(rate["id"]) if rate else None)
+        portfolio_json(user_id, row["currency"], view, str(rate["id"]) if rate else None)
     )
 
 

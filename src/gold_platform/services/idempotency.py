@@ -1,17 +1,28 @@
-"""Run a mutating use case at most once per (partner, Idempotency-Key)."""
+"""Run a mutating use case at most once per (partner, Idempotency-Key), and
+forget keys once their replay window (IDEMPOTENCY_KEY_TTL_HOURS) has passed."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import aiopg
+import psycopg2
 
 from ..db import transaction
 from ..domain.errors import IdempotencyKeyReused
+from ..observability.logs import get_logger
 from ..store import idempotency
 
+log = get_logger(__name__)
 Work = Callable[[object], Awaitable[tuple[int, dict]]]
+
+PURGE_INTERVAL_SECONDS = 300.0
+# Each batch is its own short transaction; a round stops after PURGE_MAX_BATCHES
+# and the next round, PURGE_INTERVAL_SECONDS later, carries on.
+PURGE_BATCH = 1000
+PURGE_MAX_BATCHES = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,8 +39,8 @@ async def run_once(
     work and its recorded response commit together or not at all. A failed
     request (any error) records nothing: the key may be retried."""
     async with transaction(pool) as cur:
-        if key is not None and not await idempotency.claim(cur, partner_id, key, fingerprint):
-            prior = await idempotency.stored(cur, partner_id, key)
+        prior = None if key is None else await idempotency.claim(cur, partner_id, key, fingerprint)
+        if prior is not None:
             if prior["request_hash"] != fingerprint:
                 raise IdempotencyKeyReused(
                     "This Idempotency-Key was used with a different request."
@@ -39,3 +50,29 @@ async def run_once(
         if key is not None:
             await idempotency.record(cur, partner_id, key, status, body)
         return Outcome(status, body, replayed=False)
+
+
+async def purge_once(pool: aiopg.Pool, ttl_hours: int) -> int:
+    """Deletes the keys older than `ttl_hours`, in batches; returns how many."""
+    purged = 0
+    for _ in range(PURGE_MAX_BATCHES):
+        async with transaction(pool) as cur:
+            deleted = await idempotency.purge_older_than(cur, ttl_hours, PURGE_BATCH)
+        purged += deleted
+        if deleted < PURGE_BATCH:
+            break
+    return purged
+
+
+async def purge_forever(pool: aiopg.Pool, ttl_hours: int) -> None:
+    """Every worker purges; SKIP LOCKED keeps them from stepping on each other."""
+    while True:
+        await asyncio.sleep(PURGE_INTERVAL_SECONDS)
+        try:
+            purged = await purge_once(pool, ttl_hours)
+            if purged:
+                log.info("idempotency_keys_purged", purged=purged)
+        except (psycopg2.Error, OSError, TimeoutError) as exc:
+            log.warning("idempotency_purge_failed", error=type(exc).__name__)
+        except Exception:  # keep purging: one bad round must not stop it for good
+            log.exception("idempotency_purge_failed")

@@ -24,6 +24,7 @@ async def verify(
     user = await users.get(cur, partner_id, user_id)
     if user is None:
         raise NotFound("The user does not exist.")
+    rules.check_currency(user["currency"], settings.currency)
     rate = await rates.get(cur, rate_id)
     if rate is None or rate["currency"] != settings.currency:
         raise RateNotFound("The rate_id is unknown.")
@@ -38,7 +39,8 @@ async def verify(
         rules.check_sell_balance(user["balance_grams"], quote.grams)
     else:
         rules.check_kyc(
-            user["balance_grams"] + quote.grams,
+            user["balance_grams"],
+            quote.grams,
             settings.kyc_threshold_grams,
             user["kyc_status"] == "verified",
         )
@@ -52,7 +54,7 @@ async def confirm(
 ) -> tuple[dict, bool]:
     """Settles a pending trade. Returns (transaction, settled_now); confirming a
     confirmed trade returns it unchanged."""
-    tx = await transactions.get(cur, partner_id, transaction_id, lock=True)
+    tx = await transactions.get(cur, partner_id, transaction_id)
     if tx is None:
         raise NotFound("The transaction does not exist.")
     if not rules.check_confirmable(rules.effective_status(tx["status"], tx["past_expiry"])):
@@ -63,36 +65,42 @@ async def confirm(
         rules.check_sell_balance(holding["balance"], grams)
     else:
         rules.check_kyc(
-            holding["balance"] + grams,
+            holding["balance"],
+            grams,
             settings.kyc_threshold_grams,
             holding["kyc_status"] == "verified",
         )
     postings = ledger.settlement_postings(side, grams, total, tx["currency"])
     if not ledger.is_balanced(postings):  # the database would refuse it at commit anyway
         raise AssertionError(f"unbalanced postings for {transaction_id}")
-    sign = 1 if side == "buy" else -1
     settled = await transactions.settle(
         cur,
         transaction_id,
         {"user_gold": holding["gold_account_id"], "user_money": holding["money_account_id"]},
         postings,
-        gold_change=sign * grams,
-        money_change=-sign * total,
         cost_basis=portfolio.cost_basis_after(
             side, holding["cost_basis"], holding["balance"], grams, total
         ),
     )
+    if settled is None:
+        # It left 'pending' (or expired) after we read it, so nothing changed:
+        # answer from its state now. That state is final (the database keeps it
+        # so) or expired, so this second pass replays or refuses; it never settles.
+        return await confirm(cur, settings, partner_id, transaction_id)
     return settled, True
 
 
 async def cancel(cur, partner_id: str, transaction_id: str) -> tuple[dict, bool]:
     """Returns (transaction, cancelled_now); cancelling twice returns it unchanged."""
-    tx = await transactions.get(cur, partner_id, transaction_id, lock=True)
+    tx = await transactions.get(cur, partner_id, transaction_id)
     if tx is None:
         raise NotFound("The transaction does not exist.")
     if not rules.check_cancellable(rules.effective_status(tx["status"], tx["past_expiry"])):
         return tx, False
-    return await transactions.cancel(cur, transaction_id), True
+    cancelled = await transactions.cancel(cur, transaction_id)
+    if cancelled is None:  # as in confirm: answer from the state it has now
+        return await cancel(cur, partner_id, transaction_id)
+    return cancelled, True
 
 
 async def attest_kyc(cur, partner_id: str, user_id: str) -> dict:

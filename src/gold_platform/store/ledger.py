@@ -1,4 +1,8 @@
-"""Ledger-wide reads: reconciliation of entries against materialised balances."""
+"""Ledger-wide reads: reconciliation of the entries against the stored user balances.
+
+A platform account (vault, treasury) stores no balance; its balance is the sum
+of its entries, read from the view account_balances.
+"""
 
 from __future__ import annotations
 
@@ -12,25 +16,21 @@ async def ensure_platform_accounts(cur, currency: str) -> None:
 
 
 async def reconciliation(cur) -> dict:
-    """One consistent snapshot (the caller runs it REPEATABLE READ)."""
+    """One consistent snapshot (the caller runs it REPEATABLE READ). Every check
+    counts what is wrong, so the ledger is balanced when all of them are 0."""
     await cur.execute(
         """
         SELECT
           (SELECT coalesce(sum(balance), 0) FROM accounts WHERE kind = 'user_gold')
               AS user_grams,
-          (SELECT coalesce(sum(e.amount), 0) FROM ledger_entries e
-             JOIN accounts a ON a.id = e.account_id WHERE a.kind = 'user_gold')
-              AS user_grams_from_entries,
-          (SELECT coalesce(sum(e.amount), 0) FROM ledger_entries e
-             JOIN accounts a ON a.id = e.account_id WHERE a.kind = 'vault_gold')
+          (SELECT coalesce(sum(balance), 0) FROM account_balances WHERE kind = 'vault_gold')
               AS vault_grams,
-          (SELECT count(*) FROM (
-               SELECT a.id FROM accounts a
-                 LEFT JOIN ledger_entries e ON e.account_id = a.id
-                WHERE a.user_id IS NOT NULL
-                GROUP BY a.id, a.balance
-               HAVING a.balance <> coalesce(sum(e.amount), 0)) mismatched)
+          (SELECT count(*) FROM accounts a JOIN account_balances b ON b.account_id = a.id
+            WHERE a.user_id IS NOT NULL AND a.balance <> b.balance)
               AS accounts_mismatched,
+          (SELECT count(*) FROM (
+               SELECT unit FROM account_balances GROUP BY unit HAVING sum(balance) <> 0) u)
+              AS units_unbalanced,
           (SELECT count(*) FROM (
                SELECT transaction_id, unit FROM ledger_entries
                 GROUP BY transaction_id, unit HAVING sum(amount) <> 0) unbalanced)
@@ -42,14 +42,12 @@ async def reconciliation(cur) -> dict:
               AS negative_balances
         """
     )
-    gold = await cur.fetchone()
+    totals = await cur.fetchone()
     await cur.execute(
         """
-        SELECT e.unit, a.kind, sum(e.amount) AS total
-          FROM ledger_entries e JOIN accounts a ON a.id = e.account_id
-         WHERE e.unit <> 'XAU_G'
-         GROUP BY e.unit, a.kind ORDER BY e.unit, a.kind
+        SELECT unit, kind, sum(balance) AS total FROM account_balances
+         WHERE kind IN ('user_money', 'treasury_money')
+         GROUP BY unit, kind ORDER BY unit, kind
         """
     )
-    money = await cur.fetchall()
-    return {"gold": gold, "money": money}
+    return {"totals": totals, "money": await cur.fetchall()}

@@ -64,21 +64,27 @@ async def create_pending(
     return await cur.fetchone()
 
 
-async def get(cur, partner_id: str, transaction_id: str, *, lock: bool = False) -> dict | None:
+async def get(cur, partner_id: str, transaction_id: str) -> dict | None:
     """A partner only ever finds its own transactions."""
     await cur.execute(
-        f"SELECT {_COLUMNS} FROM transactions t WHERE t.partner_id = %s AND t.id = %s"
-        + (" FOR UPDATE" if lock else ""),
+        f"SELECT {_COLUMNS} FROM transactions t WHERE t.partner_id = %s AND t.id = %s",
         (partner_id, transaction_id),
     )
     return await cur.fetchone()
 
 
-async def cancel(cur, transaction_id: str) -> dict:
+# Only a pending trade that has not expired may be confirmed or cancelled; the
+# statement says so itself, so a trade that left 'pending' after it was read
+# is never changed (the database also refuses any change to a final state).
+_STILL_PENDING = "id = %s AND status = 'pending' AND expires_at > clock_timestamp()"
+
+
+async def cancel(cur, transaction_id: str) -> dict | None:
+    """None when the trade is no longer pending (or has expired): nothing changed."""
     await cur.execute(
         f"""
         WITH t AS (
-            UPDATE transactions SET status = 'cancelled' WHERE id = %s RETURNING *
+            UPDATE transactions SET status = 'cancelled' WHERE {_STILL_PENDING} RETURNING *
         )
         SELECT {_COLUMNS} FROM t
         """,
@@ -92,54 +98,59 @@ async def settle(
     transaction_id: str,
     user_accounts: dict[str, str],
     postings: Sequence[Posting],
-    gold_change: Decimal,
-    money_change: Decimal,
     cost_basis: Decimal,
-) -> dict:
-    """Confirms a trade in one statement: the user's materialised balances, the
-    ledger entries and the status change, inside the caller's transaction.
+) -> dict | None:
+    """Confirms a trade in one statement, inside the caller's transaction: the
+    status change, the ledger entries and the user's stored balances (each
+    user account changes by its posting). Every part hangs on the status
+    change, so when the trade is no longer pending (or has expired) nothing
+    changes and the result is None.
 
-    Platform accounts (vault, treasury) are not materialised: every trade
+    Platform accounts (vault, treasury) keep no stored balance: every trade
     would otherwise queue on their single row. Their balance is the sum of
-    their entries, which reconciliation computes.
+    their entries (the view account_balances).
     """
     entry_rows = []
     entry_params: list[object] = []
     for posting in postings:
         if posting.account in user_accounts:
-            entry_rows.append("(%s, %s::uuid, %s, %s)")
-            entry_params += [transaction_id, user_accounts[posting.account]]
+            entry_rows.append("(%s::uuid, %s, %s)")
+            entry_params.append(user_accounts[posting.account])
         else:
             entry_rows.append(
-                "(%s, (SELECT id FROM accounts WHERE user_id IS NULL AND kind = %s AND unit = %s),"
+                "((SELECT id FROM accounts WHERE user_id IS NULL AND kind = %s AND unit = %s),"
                 " %s, %s)"
             )
-            entry_params += [transaction_id, posting.account, posting.unit]
+            entry_params += [posting.account, posting.unit]
         entry_params += [posting.unit, posting.amount]
+    change = {p.account: p.amount for p in postings if p.account in user_accounts}
     await cur.execute(
         f"""
-        WITH gold AS (
-            UPDATE accounts SET balance = balance + %s, cost_basis = %s WHERE id = %s
-        ), money AS (
-            UPDATE accounts SET balance = balance + %s WHERE id = %s
+        WITH t AS (
+            UPDATE transactions SET status = 'confirmed', settled_at = now()
+             WHERE {_STILL_PENDING}
+            RETURNING *
         ), entries AS (
             INSERT INTO ledger_entries (transaction_id, account_id, unit, amount)
-            VALUES {", ".join(entry_rows)}
-        ), t AS (
-            UPDATE transactions SET status = 'confirmed', settled_at = now()
-             WHERE id = %s
-            RETURNING *
+            SELECT t.id, e.account_id, e.unit, e.amount
+              FROM t, (VALUES {", ".join(entry_rows)}) AS e (account_id, unit, amount)
+        ), gold AS (
+            UPDATE accounts SET balance = balance + %s, cost_basis = %s
+             WHERE id = %s AND EXISTS (SELECT FROM t)
+        ), money AS (
+            UPDATE accounts SET balance = balance + %s
+             WHERE id = %s AND EXISTS (SELECT FROM t)
         )
         SELECT {_COLUMNS} FROM t
         """,
         [
-            gold_change,
+            transaction_id,
+            *entry_params,
+            change["user_gold"],
             cost_basis,
             user_accounts["user_gold"],
-            money_change,
+            change["user_money"],
             user_accounts["user_money"],
-            *entry_params,
-            transaction_id,
         ],
     )
     return await cur.fetchone()

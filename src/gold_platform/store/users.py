@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+# `currency` is the unit of the user's one money account: what they trade in,
+# and what their cost basis is counted in.
 _USER = """
     SELECT u.id, u.external_id, u.kyc_status, u.kyc_verified_at, u.created_at,
-           g.balance AS balance_grams, g.cost_basis
+           g.balance AS balance_grams, g.cost_basis, m.unit AS currency
       FROM users u
       JOIN accounts g ON g.user_id = u.id AND g.kind = 'user_gold'
+      JOIN accounts m ON m.user_id = u.id AND m.kind = 'user_money'
 """
 
 
