@@ -634,11 +634,7 @@ def check_connection_budget(env: str, docs: list[dict]) -> list[Violation]:
         if hpas
         else (deployment.get("spec") or {}).get("replicas", 1)
     )
-    surge = (((deployment.get("spec") or {}).get("strategy") or {}).get("rollingUpdate") or {}).get(
-        "maxSurge", "25%"
-    )
-    if isinstance(surge, str) and surge.endswith("%"):
-        surge = math.ceil(replicas * int(surge[:-1]) / 100)
+    surge, terminating = rollout_extra_pods(deployment, replicas)
     config = config_values(docs, deployment)
     try:
         workers = int(config.get("WEB_CONCURRENCY", "4"))
@@ -647,7 +643,7 @@ def check_connection_budget(env: str, docs: list[dict]) -> list[Violation]:
         )
     except ValueError as exc:
         return [Violation(env, obj_id(deployment), "connection-budget", f"bad setting: {exc}")]
-    pods = replicas + int(surge)
+    pods = replicas + surge + terminating
     demand = pods * workers * pool
     available = max_connections - connection_reserve(max_connections)
     if demand >= available:
@@ -656,12 +652,33 @@ def check_connection_budget(env: str, docs: list[dict]) -> list[Violation]:
                 env,
                 obj_id(deployment),
                 "connection-budget",
-                f"({replicas} max replicas + {surge} surge) x {workers} workers x {pool} pool "
-                f"= {demand} connections, not under max_connections {max_connections} - reserve "
+                f"({replicas} max replicas + {surge} surge + {terminating} terminating) "
+                f"x {workers} workers x {pool} pool = {demand} connections, not under "
+                f"max_connections {max_connections} - reserve "
                 f"{connection_reserve(max_connections)} = {available}",
             )
         ]
     return []
+
+
+def rollout_extra_pods(deployment: dict, replicas: int) -> tuple[int, int]:
+    """Pods beyond `replicas` that hold database pools during a rolling update.
+
+    The surge pods start while the pods a rollout step replaces are still in
+    their grace period (draining, pools open): one step can take down
+    maxSurge + maxUnavailable old pods. Percentages round as the Deployment
+    controller rounds them (surge up, unavailable down).
+    """
+    rolling = ((deployment.get("spec") or {}).get("strategy") or {}).get("rollingUpdate") or {}
+
+    def pods(value: int | str, rounding: Callable[[float], int]) -> int:
+        if isinstance(value, str) and value.endswith("%"):
+            return rounding(replicas * int(value[:-1]) / 100)
+        return int(value)
+
+    surge = pods(rolling.get("maxSurge", "25%"), math.ceil)
+    unavailable = pods(rolling.get("maxUnavailable", "25%"), math.floor)
+    return surge, surge + unavailable
 
 
 def check_environment(env: str, docs: list[dict]) -> list[Violation]:

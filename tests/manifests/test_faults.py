@@ -145,7 +145,7 @@ def test_connection_budget_overrun_is_caught(tools: Tools, repo_copy: Path):
     errors = failed(tools, repo_copy)
     assert (
         "prod: Deployment/gold-platform-prod/gold-platform: rule 'connection-budget': "
-        "(10 max replicas + 1 surge) x 2 workers x 22 pool = 484 connections, "
+        "(10 max replicas + 1 surge + 1 terminating) x 2 workers x 22 pool = 528 connections, "
         "not under max_connections 300 - reserve 40 = 260"
     ) in errors
 
