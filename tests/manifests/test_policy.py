@@ -29,13 +29,30 @@ def test_rule_holds(rendered, env, rule):
     assert not violations, "\n".join(str(v) for v in violations)
 
 
-def test_argocd_applications_and_project(rendered):
+def test_argocd_applications_and_project(rendered, cluster_sets):
     files = sorted((ROOT / "argocd").rglob("*.yaml"))
     docs = [(p, d) for p in files for d in policy.load_documents(p)]
     kinds = sorted({d["kind"] for _, d in docs})
     assert kinds == ["AppProject", "Application"]
-    violations = policy.check_argocd(ROOT, docs, rendered)
+    by_source = {f"kustomize/overlays/{env}": rendered[env] for env in policy.ENVIRONMENTS}
+    by_source |= {f"kustomize/cluster/{name}": cluster_sets[name] for name in policy.CLUSTER_SETS}
+    violations = policy.check_argocd(ROOT, docs, by_source)
     assert not violations, "\n".join(str(v) for v in violations)
+
+
+@pytest.mark.parametrize("name", sorted(policy.CLUSTER_SETS))
+def test_cluster_set_holds(cluster_sets, name):
+    violations = policy.check_cluster_set(name, cluster_sets[name])
+    assert not violations, "\n".join(str(v) for v in violations)
+
+
+def test_cluster_set_binding_for_every_namespace_is_refused(cluster_sets):
+    docs = copy.deepcopy(cluster_sets["admission-policies"])
+    binding = policy.of_kind(docs, "ValidatingAdmissionPolicyBinding")[0]
+    del binding["spec"]["matchResources"]["namespaceSelector"]
+    (violation,) = policy.check_cluster_set("admission-policies", docs)
+    assert violation.rule == "cluster-set"
+    assert "must select namespaces by kubernetes.io/metadata.name In" in violation.message
 
 
 def test_kustomize_sources_use_current_fields_only():
