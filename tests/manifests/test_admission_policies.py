@@ -45,6 +45,34 @@ VIOLATING_POD = {
     },
 }
 
+# What the e2e test should send where Pod Security `restricted` is enforced
+# (Argo CD labels the namespaces so): PodSecurity admission runs before the
+# admission policies and would refuse VIOLATING_POD itself. This pod passes
+# `restricted` and breaks three rules that only the policy has.
+RESTRICTED_BUT_UNHARDENED_POD = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": "unhardened", "namespace": "gold-platform-dev"},
+    "spec": {
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 1000,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [
+            {
+                "name": "main",
+                "image": "localhost/gold-platform:latest",
+                "command": ["sleep", "3600"],
+                "securityContext": {
+                    "allowPrivilegeEscalation": False,
+                    "capabilities": {"drop": ["ALL"]},
+                },
+            }
+        ],
+    },
+}
+
 
 def refusals(admission_policy: dict, obj: dict) -> list[str]:
     """The messages of the validations `obj` fails, as the API server would
@@ -111,6 +139,14 @@ def test_every_rendered_workload_and_its_pods_are_admitted(admission, rendered, 
 def test_the_violating_pod_is_refused_by_every_rule(admission):
     assert refusals(admission[HARDENING], VIOLATING_POD) == [
         v["message"] for v in admission[HARDENING]["spec"]["validations"]
+    ]
+
+
+def test_a_pod_that_pod_security_admits_is_still_refused(admission):
+    assert refusals(admission[HARDENING], RESTRICTED_BUT_UNHARDENED_POD) == [
+        "every container must have securityContext.readOnlyRootFilesystem true",
+        "every container must have resources.limits for cpu and memory",
+        "every image must be pinned by a tag other than latest, or by a sha256 digest",
     ]
 
 
