@@ -29,7 +29,6 @@ ENVIRONMENTS = ("dev", "staging", "prod")
 PROTECTED_ENVIRONMENTS = ("staging", "prod")
 REPO_URL = "https://github.com/gold-platform/gold-platform.git"
 TARGET_REVISION = "main"
-IN_CLUSTER = "https://kubernetes.default.svc"
 BACKEND_IMAGE = "ghcr.io/gold-platform/gold-platform"
 ACME_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
 ACME_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
