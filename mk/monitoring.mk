@@ -1,5 +1,5 @@
 # Monitoring: alert rules unit-tested with promtool per rendered overlay, and
-# the Grafana dashboard linted. See docs/monitoring.md. Uses VENV, TOOLS and
+# the Grafana dashboard linted. See docs/monitoring.md. Uses VENV, PY and
 # GOLD_CACHE_DIR, RENDERED_DIR, OVERLAYS (mk/manifests.mk) from the fragments.
 
 # promtool of Prometheus 3.16.0 (the Go module's versions are v0.3xx.y for
