@@ -4,6 +4,8 @@
 KUSTOMIZE_VERSION           ?= v5.8.1
 KUBECONFORM_VERSION         ?= v0.7.0
 KUBERNETES_VALIDATE_VERSION ?= 1.37.0
+KUBE_SCORE_VERSION          ?= v1.20.0
+CHECKOV_VERSION             ?= 3.3.30
 # Kubernetes version the manifests are validated against (schemas from kubernetes-validate).
 KUBERNETES_VERSION          ?= 1.33.0
 # CRD schemas (Argo CD, cert-manager, Prometheus Operator, External Secrets):
@@ -18,18 +20,25 @@ CRD_SCHEMA_LOCATION         ?= $(CRD_SCHEMA_DIR)
 
 KUSTOMIZE      := $(TOOLS)/bin/kustomize
 KUBECONFORM    := $(TOOLS)/bin/kubeconform
+KUBE_SCORE     := $(TOOLS)/bin/kube-score
 MANIFESTS_VENV := $(TOOLS)/manifests-venv
+# checkov in its own venv: it pins its own versions of common packages
+# (packaging among them) that must not leak into .venv.
+CHECKOV_VENV   := $(TOOLS)/checkov-venv
+CHECKOV_STAMP  := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+CHECKOV        := $(CHECKOV_VENV)/bin/checkov
 K8S_SCHEMA_DIR := .cache/k8s-schemas
 K8S_SCHEMAS    := $(K8S_SCHEMA_DIR)/v$(KUBERNETES_VERSION)-standalone-strict/.complete
 RENDERED_DIR   := .cache/rendered
 OVERLAYS       := dev staging prod
 
 # tests/manifests (also collected by `make test`) read these.
-export KUSTOMIZE KUBECONFORM KUBERNETES_VERSION K8S_SCHEMA_DIR CRD_SCHEMA_LOCATION
+export KUSTOMIZE KUBECONFORM KUBERNETES_VERSION K8S_SCHEMA_DIR CRD_SCHEMA_LOCATION KUBE_SCORE CHECKOV
 
-.PHONY: manifests manifests-validate render manifests-clean
+.PHONY: manifests manifests-validate manifests-score render manifests-clean
 
-tools: $(TOOLS)/bin/kustomize $(TOOLS)/bin/kubeconform $(K8S_SCHEMAS) $(CRD_SCHEMA_DIR)/.complete
+tools: $(TOOLS)/bin/kustomize $(TOOLS)/bin/kubeconform $(K8S_SCHEMAS) $(CRD_SCHEMA_DIR)/.complete \
+	$(KUBE_SCORE) $(CHECKOV_STAMP)
 
 $(CRD_SCHEMA_DIR)/.complete: scripts/manifests/build-crd-schemas.py scripts/cluster/crds.sh | $(VENV)/.installed
 	@command -v go >/dev/null || { echo "manifests: go is needed to fetch the CRDs (or set CRD_SCHEMA_LOCATION)" >&2; exit 2; }
@@ -47,6 +56,19 @@ $(TOOLS)/bin/kustomize: $(TOOLS)/versions/kustomize-$(KUSTOMIZE_VERSION)
 $(TOOLS)/bin/kubeconform: $(TOOLS)/versions/kubeconform-$(KUBECONFORM_VERSION)
 	@command -v go >/dev/null || { echo "manifests: go is needed to install kubeconform" >&2; exit 2; }
 	GOBIN=$(abspath $(TOOLS)/bin) go install github.com/yannh/kubeconform/cmd/kubeconform@$(KUBECONFORM_VERSION)
+	touch $@
+
+# The version is stamped into the binary too (`kube-score version`).
+$(KUBE_SCORE): $(TOOLS)/versions/kube-score-$(KUBE_SCORE_VERSION)
+	@command -v go >/dev/null || { echo "manifests: go is needed to install kube-score" >&2; exit 2; }
+	GOBIN=$(abspath $(TOOLS)/bin) nice -n 10 go install -ldflags "-X main.version=$(KUBE_SCORE_VERSION)" \
+		github.com/zegl/kube-score/cmd/kube-score@$(KUBE_SCORE_VERSION)
+	touch $@
+
+$(CHECKOV_STAMP):
+	rm -rf $(CHECKOV_VENV)
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check 'checkov==$(CHECKOV_VERSION)'
 	touch $@
 
 $(TOOLS)/versions/%:
@@ -78,6 +100,9 @@ manifests: manifests-validate ## render overlays, kubeconform (strict, offline s
 manifests-validate: tools $(VENV)/.installed ## render + kubeconform + policy + yamllint (no pytest)
 	$(PY) scripts/manifests/validate.py --root . --out $(RENDERED_DIR)
 	$(VENV)/bin/yamllint -c .yamllint.yaml .
+
+manifests-score: render $(KUBE_SCORE) $(CHECKOV_STAMP) ## kube-score and checkov over every rendered overlay (ignore lists: scripts/manifests/)
+	scripts/manifests/score.sh $(foreach env,$(OVERLAYS),$(RENDERED_DIR)/$(env).yaml)
 
 manifests-clean: ## remove rendered output and generated schemas
 	rm -rf $(RENDERED_DIR) $(K8S_SCHEMA_DIR)

@@ -1,4 +1,12 @@
-"""Policy checks over rendered Kubernetes manifests and the Argo CD files.
+"""Policy checks that only this project can make, over the rendered manifests
+and the Argo CD files: the connection budget, sync waves, Argo CD project
+rules, TLS issuers, secrets outside dev, kustomize source hygiene.
+
+What generic tools check is theirs: kubeconform (schemas), kube-score and
+checkov (security contexts, probes, resources, image tags, PDBs, HPA targets;
+`make manifests-score`), the ValidatingAdmissionPolicies of
+kustomize/cluster/admission-policies (enforced by the API server), and the
+API server's own validation.
 
 Each rule returns Violations that name the environment, the object
 (Kind/namespace/name) and the rule, so a failing check says exactly what to
@@ -21,15 +29,10 @@ ENVIRONMENTS = ("dev", "staging", "prod")
 PROTECTED_ENVIRONMENTS = ("staging", "prod")
 REPO_URL = "https://github.com/gold-platform/gold-platform.git"
 TARGET_REVISION = "main"
-IN_CLUSTER = "https://kubernetes.default.svc"
 BACKEND_IMAGE = "ghcr.io/gold-platform/gold-platform"
-BACKEND_UID = 1000
-# Tags that move: never acceptable where a version must be pinned.
-FLOATING_TAGS = {"latest", "main", "master", "dev", "develop", "stable", "edge", "nightly"}
 ACME_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
 ACME_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
-LONG_RUNNING_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
 # kustomization fields that are deprecated or removed in kustomize v5.
 DEPRECATED_KUSTOMIZE_FIELDS = (
     "bases",
@@ -52,7 +55,15 @@ CLUSTER_SCOPED_KINDS = {
     "PriorityClass",
     "ValidatingWebhookConfiguration",
     "MutatingWebhookConfiguration",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
 }
+# The cluster-scoped sets under kustomize/cluster, each synced by its own
+# Argo CD Application, and the kinds each may hold.
+CLUSTER_SETS = {
+    "admission-policies": {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
+}
+GOLD_NAMESPACES = [f"gold-platform-{env}" for env in ENVIRONMENTS]
 
 
 @dataclass(frozen=True)
@@ -97,13 +108,6 @@ def pod_spec(doc: dict) -> dict:
 def containers(doc: dict) -> list[dict]:
     spec = pod_spec(doc)
     return list(spec.get("initContainers") or []) + list(spec.get("containers") or [])
-
-
-def labels_match(selector: dict, labels: dict) -> bool:
-    match = selector.get("matchLabels") or {}
-    if not match and not selector.get("matchExpressions"):
-        return False
-    return all(labels.get(k) == v for k, v in match.items())
 
 
 def pod_labels(doc: dict) -> dict:
@@ -191,237 +195,53 @@ def check_namespace(env: str, docs: list[dict]) -> list[Violation]:
     return out
 
 
-@rule("security-context")
-def check_security_context(env: str, docs: list[dict]) -> list[Violation]:
+@rule("backend-image")
+def check_backend_image(env: str, docs: list[dict]) -> list[Violation]:
+    """Gold Platform pods run the release image, so the overlay lists its
+    version component (a floating or missing tag is kube-score's and the
+    admission policy's to refuse)."""
     out = []
     for doc in of_kind(docs, *WORKLOAD_KINDS):
-        spec = pod_spec(doc)
-        pod_sc = spec.get("securityContext") or {}
-
-        def bad(message: str, _doc: dict = doc) -> None:
-            out.append(Violation(env, obj_id(_doc), "security-context", message))
-
-        if pod_sc.get("runAsNonRoot") is not True:
-            bad("pod securityContext.runAsNonRoot must be true")
-        if spec.get("automountServiceAccountToken") is not False:
-            bad("automountServiceAccountToken must be false (no workload calls the API)")
-        if spec.get("hostNetwork") or spec.get("hostPID") or spec.get("hostIPC"):
-            bad("host namespaces are not allowed")
-        if is_backend(doc) or (pod_labels(doc).get("app.kubernetes.io/name") == "gold-platform"):
-            if pod_sc.get("runAsUser") != BACKEND_UID:
-                bad(f"Gold Platform pods run as uid {BACKEND_UID} (runAsUser)")
-        for container in containers(doc):
-            name = container.get("name")
-            sc = container.get("securityContext") or {}
-            seccomp = (sc.get("seccompProfile") or pod_sc.get("seccompProfile") or {}).get("type")
-            if seccomp != "RuntimeDefault":
-                bad(f"container {name}: seccompProfile must be RuntimeDefault")
-            if sc.get("allowPrivilegeEscalation") is not False:
-                bad(f"container {name}: allowPrivilegeEscalation must be false")
-            if sc.get("readOnlyRootFilesystem") is not True:
-                bad(f"container {name}: readOnlyRootFilesystem must be true")
-            if sc.get("privileged"):
-                bad(f"container {name}: privileged is not allowed")
-            if "ALL" not in ((sc.get("capabilities") or {}).get("drop") or []):
-                bad(f"container {name}: capabilities.drop must contain ALL")
-            if (sc.get("capabilities") or {}).get("add"):
-                bad(f"container {name}: no capabilities may be added")
-            if sc.get("runAsUser") == 0:
-                bad(f"container {name}: runAsUser 0 (root) is not allowed")
-    return out
-
-
-@rule("probes")
-def check_probes(env: str, docs: list[dict]) -> list[Violation]:
-    out = []
-    for doc in of_kind(docs, *LONG_RUNNING_KINDS):
-        for container in pod_spec(doc).get("containers") or []:
-            name = container.get("name")
-            for probe in ("livenessProbe", "readinessProbe"):
-                if not container.get(probe):
-                    out.append(
-                        Violation(env, obj_id(doc), "probes", f"container {name}: no {probe}")
-                    )
-        if is_backend(doc):
-            main = (pod_spec(doc).get("containers") or [{}])[0]
-            expected = {
-                "livenessProbe": "/health",
-                "readinessProbe": "/health/ready",
-                "startupProbe": "/health",
-            }
-            for probe, path in expected.items():
-                got = ((main.get(probe) or {}).get("httpGet") or {}).get("path")
-                if got != path:
-                    out.append(
-                        Violation(
-                            env,
-                            obj_id(doc),
-                            "probes",
-                            f"backend {probe} must GET {path} (found {got!r})",
-                        )
-                    )
-            startup = main.get("startupProbe") or {}
-            budget = startup.get("periodSeconds", 10) * startup.get("failureThreshold", 3)
-            if startup and budget < 30:
-                out.append(
-                    Violation(
-                        env,
-                        obj_id(doc),
-                        "probes",
-                        f"startupProbe allows {budget}s, the service needs 30s",
-                    )
-                )
-            if not ((main.get("lifecycle") or {}).get("preStop")):
-                out.append(
-                    Violation(env, obj_id(doc), "probes", "backend needs a preStop drain delay")
-                )
-    return out
-
-
-@rule("resources")
-def check_resources(env: str, docs: list[dict]) -> list[Violation]:
-    out = []
-    for doc in of_kind(docs, *WORKLOAD_KINDS):
-        for container in containers(doc):
-            res = container.get("resources") or {}
-            for section in ("requests", "limits"):
-                for key in ("cpu", "memory"):
-                    if not (res.get(section) or {}).get(key):
-                        out.append(
-                            Violation(
-                                env,
-                                obj_id(doc),
-                                "resources",
-                                f"container {container.get('name')}: no {section}.{key}",
-                            )
-                        )
-        if is_backend(doc):
-            res = ((pod_spec(doc).get("containers") or [{}])[0]).get("resources") or {}
-            want = {"requests": ("250m", "256Mi"), "limits": ("500m", "512Mi")}
-            for section, (cpu, memory) in want.items():
-                got = res.get(section) or {}
-                if str(got.get("cpu")) != cpu or str(got.get("memory")) != memory:
-                    out.append(
-                        Violation(
-                            env,
-                            obj_id(doc),
-                            "resources",
-                            f"backend {section} must be cpu {cpu} / memory {memory}",
-                        )
-                    )
-    return out
-
-
-@rule("image-pinned")
-def check_images(env: str, docs: list[dict]) -> list[Violation]:
-    out = []
-    for doc in of_kind(docs, *WORKLOAD_KINDS):
+        if pod_labels(doc).get("app.kubernetes.io/name") != "gold-platform":
+            continue
         for container in containers(doc):
             image = container.get("image", "")
             repo, tag, digest = split_image(image)
-            name = container.get("name")
-            if digest:
-                if not re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
-                    out.append(
-                        Violation(
-                            env, obj_id(doc), "image-pinned", f"{name}: malformed digest {image!r}"
-                        )
-                    )
-                continue
-            if not tag:
+            if repo != BACKEND_IMAGE or not (tag or digest):
                 out.append(
                     Violation(
                         env,
                         obj_id(doc),
-                        "image-pinned",
-                        f"container {name}: image {image!r} has no tag or digest",
-                    )
-                )
-            elif tag in FLOATING_TAGS:
-                out.append(
-                    Violation(
-                        env,
-                        obj_id(doc),
-                        "image-pinned",
-                        f"container {name}: image {image!r} uses the floating tag {tag!r}",
-                    )
-                )
-            if pod_labels(doc).get("app.kubernetes.io/name") == "gold-platform" and (
-                repo != BACKEND_IMAGE
-            ):
-                out.append(
-                    Violation(
-                        env,
-                        obj_id(doc),
-                        "image-pinned",
-                        f"container {name}: image must be {BACKEND_IMAGE} (got {image!r}); "
-                        "is the overlay's version component listed?",
+                        "backend-image",
+                        f"container {container.get('name')}: image must be {BACKEND_IMAGE} with "
+                        f"a tag or digest (got {image!r}); is the overlay's version component listed?",
                     )
                 )
     return out
 
 
-@rule("hpa-replicas")
-def check_hpa(env: str, docs: list[dict]) -> list[Violation]:
-    out = []
-    hpas = of_kind(docs, "HorizontalPodAutoscaler")
-    targets = {
-        ((h.get("spec") or {}).get("scaleTargetRef") or {}).get("kind", "")
-        + "/"
-        + ((h.get("spec") or {}).get("scaleTargetRef") or {}).get("name", ""): h
-        for h in hpas
-    }
-    for doc in of_kind(docs, "Deployment", "StatefulSet"):
-        key = f"{doc['kind']}/{doc['metadata']['name']}"
-        if key in targets and "replicas" in (doc.get("spec") or {}):
-            out.append(
-                Violation(
-                    env,
-                    obj_id(doc),
-                    "hpa-replicas",
-                    f"spec.replicas is set but {obj_id(targets[key])} manages the replica count; "
-                    "remove replicas (Argo CD and the HPA would fight over it)",
-                )
-            )
-    for hpa in hpas:
-        spec = hpa.get("spec") or {}
-        ref = spec.get("scaleTargetRef") or {}
-        names = {f"{d['kind']}/{d['metadata']['name']}" for d in of_kind(docs, ref.get("kind", ""))}
-        if f"{ref.get('kind')}/{ref.get('name')}" not in names:
-            out.append(
-                Violation(env, obj_id(hpa), "hpa-replicas", f"scaleTargetRef {ref} does not exist")
-            )
-        if spec.get("minReplicas", 1) > spec.get("maxReplicas", 0):
-            out.append(Violation(env, obj_id(hpa), "hpa-replicas", "minReplicas > maxReplicas"))
-    if env in PROTECTED_ENVIRONMENTS:
-        deployment = backend(docs)
-        if deployment is not None and f"Deployment/{deployment['metadata']['name']}" not in targets:
-            out.append(
-                Violation(
-                    env,
-                    obj_id(deployment),
-                    "hpa-replicas",
-                    f"{env} must autoscale the backend with a HorizontalPodAutoscaler",
-                )
-            )
-    return out
-
-
-@rule("pdb")
-def check_pdb(env: str, docs: list[dict]) -> list[Violation]:
+@rule("autoscaling")
+def check_autoscaling(env: str, docs: list[dict]) -> list[Violation]:
+    """Staging and prod scale the backend with an HPA (that an HPA's target
+    exists and has no fixed replicas is kube-score's to check)."""
     deployment = backend(docs)
-    if deployment is None:
-        return [Violation(env, "Deployment/gold-platform", "pdb", "backend Deployment is missing")]
-    labels = pod_labels(deployment)
-    for pdb in of_kind(docs, "PodDisruptionBudget"):
-        if labels_match((pdb.get("spec") or {}).get("selector") or {}, labels):
-            return []
+    if env not in PROTECTED_ENVIRONMENTS or deployment is None:
+        return []
+    targets = {
+        (ref.get("kind"), ref.get("name"))
+        for ref in (
+            (h.get("spec") or {}).get("scaleTargetRef") or {}
+            for h in of_kind(docs, "HorizontalPodAutoscaler")
+        )
+    }
+    if ("Deployment", deployment["metadata"]["name"]) in targets:
+        return []
     return [
         Violation(
             env,
             obj_id(deployment),
-            "pdb",
-            "no PodDisruptionBudget selects the backend pods",
+            "autoscaling",
+            f"{env} must autoscale the backend with a HorizontalPodAutoscaler",
         )
     ]
 
@@ -634,11 +454,7 @@ def check_connection_budget(env: str, docs: list[dict]) -> list[Violation]:
         if hpas
         else (deployment.get("spec") or {}).get("replicas", 1)
     )
-    surge = (((deployment.get("spec") or {}).get("strategy") or {}).get("rollingUpdate") or {}).get(
-        "maxSurge", "25%"
-    )
-    if isinstance(surge, str) and surge.endswith("%"):
-        surge = math.ceil(replicas * int(surge[:-1]) / 100)
+    surge, terminating = rollout_extra_pods(deployment, replicas)
     config = config_values(docs, deployment)
     try:
         workers = int(config.get("WEB_CONCURRENCY", "4"))
@@ -647,7 +463,7 @@ def check_connection_budget(env: str, docs: list[dict]) -> list[Violation]:
         )
     except ValueError as exc:
         return [Violation(env, obj_id(deployment), "connection-budget", f"bad setting: {exc}")]
-    pods = replicas + int(surge)
+    pods = replicas + surge + terminating
     demand = pods * workers * pool
     available = max_connections - connection_reserve(max_connections)
     if demand >= available:
@@ -656,12 +472,33 @@ def check_connection_budget(env: str, docs: list[dict]) -> list[Violation]:
                 env,
                 obj_id(deployment),
                 "connection-budget",
-                f"({replicas} max replicas + {surge} surge) x {workers} workers x {pool} pool "
-                f"= {demand} connections, not under max_connections {max_connections} - reserve "
+                f"({replicas} max replicas + {surge} surge + {terminating} terminating) "
+                f"x {workers} workers x {pool} pool = {demand} connections, not under "
+                f"max_connections {max_connections} - reserve "
                 f"{connection_reserve(max_connections)} = {available}",
             )
         ]
     return []
+
+
+def rollout_extra_pods(deployment: dict, replicas: int) -> tuple[int, int]:
+    """Pods beyond `replicas` that hold database pools during a rolling update.
+
+    The surge pods start while the pods a rollout step replaces are still in
+    their grace period (draining, pools open): one step can take down
+    maxSurge + maxUnavailable old pods. Percentages round as the Deployment
+    controller rounds them (surge up, unavailable down).
+    """
+    rolling = ((deployment.get("spec") or {}).get("strategy") or {}).get("rollingUpdate") or {}
+
+    def pods(value: int | str, rounding: Callable[[float], int]) -> int:
+        if isinstance(value, str) and value.endswith("%"):
+            return rounding(replicas * int(value[:-1]) / 100)
+        return int(value)
+
+    surge = pods(rolling.get("maxSurge", "25%"), math.ceil)
+    unavailable = pods(rolling.get("maxUnavailable", "25%"), math.floor)
+    return surge, surge + unavailable
 
 
 def check_environment(env: str, docs: list[dict]) -> list[Violation]:
@@ -712,43 +549,104 @@ def check_kustomize_sources(kustomize_dir: Path) -> list[Violation]:
     return out
 
 
+def check_cluster_set(name: str, docs: list[dict]) -> list[Violation]:
+    """A set under kustomize/cluster: only its cluster-scoped kinds, no
+    namespace (kustomize v5.8.1 would add one if it were an overlay's), names
+    of this project, and bindings to policies of the set."""
+    where = f"cluster/{name}"
+    allowed = CLUSTER_SETS[name]
+    out = []
+    for doc in docs:
+        meta = doc.get("metadata") or {}
+        if doc.get("kind") not in allowed:
+            out.append(Violation(where, obj_id(doc), "cluster-set", f"only {sorted(allowed)}"))
+        if "namespace" in meta:
+            out.append(Violation(where, obj_id(doc), "cluster-set", "cluster-scoped: no namespace"))
+        if not str(meta.get("name", "")).startswith("gold-platform-"):
+            out.append(
+                Violation(where, obj_id(doc), "cluster-set", "name must start gold-platform-")
+            )
+    policies = {d["metadata"]["name"] for d in of_kind(docs, "ValidatingAdmissionPolicy")}
+    for binding in of_kind(docs, "ValidatingAdmissionPolicyBinding"):
+        spec = binding.get("spec") or {}
+        if spec.get("policyName") not in policies:
+            out.append(
+                Violation(
+                    where,
+                    obj_id(binding),
+                    "cluster-set",
+                    f"policyName {spec.get('policyName')!r} is not a policy of this set",
+                )
+            )
+        selected = selected_namespaces(binding)
+        if selected is None or not set(selected) <= set(GOLD_NAMESPACES):
+            out.append(
+                Violation(
+                    where,
+                    obj_id(binding),
+                    "cluster-set",
+                    "must select namespaces by kubernetes.io/metadata.name In, "
+                    f"among {GOLD_NAMESPACES} (got {selected})",
+                )
+            )
+    return out
+
+
+def selected_namespaces(binding: dict) -> list[str] | None:
+    """The namespace names a binding selects, or None if it selects otherwise."""
+    selector = ((binding.get("spec") or {}).get("matchResources") or {}).get(
+        "namespaceSelector"
+    ) or {}
+    expressions = selector.get("matchExpressions") or []
+    if selector.get("matchLabels") or len(expressions) != 1:
+        return None
+    (expression,) = expressions
+    if expression.get("key") != "kubernetes.io/metadata.name" or expression.get("operator") != "In":
+        return None
+    return list(expression.get("values") or [])
+
+
 def check_argocd(
     root: Path, argocd_docs: list[tuple[Path, dict]], rendered: dict[str, list[dict]]
 ) -> list[Violation]:
+    """`rendered` maps each source path (kustomize/overlays/<env>,
+    kustomize/cluster/<set>) to the objects it renders."""
     out = []
     projects = {d["metadata"]["name"]: d for _, d in argocd_docs if d.get("kind") == "AppProject"}
     apps = [(p, d) for p, d in argocd_docs if d.get("kind") == "Application"]
-    env_apps = {}
+    synced_paths = set()
     for path, app in apps:
         where = str(path)
         oid = obj_id(app)
         spec = app.get("spec") or {}
         source = spec.get("source") or {}
         dest = spec.get("destination") or {}
+        app_path = source.get("path", "")
         if source.get("repoURL") != REPO_URL:
             out.append(Violation(where, oid, "argocd-source", f"repoURL must be {REPO_URL}"))
         if source.get("targetRevision") != TARGET_REVISION:
             out.append(
                 Violation(where, oid, "argocd-source", f"targetRevision must be {TARGET_REVISION}")
             )
-        app_path = source.get("path", "")
         target = root / app_path
+        env = app_path.removeprefix("kustomize/overlays/") if app_path else ""
         if not app_path or not target.is_dir():
             out.append(
                 Violation(where, oid, "argocd-path", f"source path {app_path!r} does not exist")
             )
-        elif app_path.startswith("kustomize/overlays/"):
-            env = app_path.rsplit("/", 1)[-1]
-            env_apps[env] = app
-            if env not in rendered:
+        elif app_path.startswith(("kustomize/overlays/", "kustomize/cluster/")):
+            synced_paths.add(app_path)
+            if app_path not in rendered:
                 out.append(Violation(where, oid, "argocd-path", f"{app_path} did not build"))
-            elif dest.get("namespace") != f"gold-platform-{env}":
+            expected = f"gold-platform-{env}" if env in ENVIRONMENTS else ""
+            if app_path in rendered and dest.get("namespace", "") != expected:
                 out.append(
                     Violation(
                         where,
                         oid,
                         "argocd-destination",
-                        f"destination namespace {dest.get('namespace')!r} for overlay {env}",
+                        f"destination namespace {dest.get('namespace')!r} for {app_path} "
+                        f"(expected {expected!r})",
                     )
                 )
         elif not list(target.glob("*.yaml")):
@@ -764,87 +662,95 @@ def check_argocd(
                 )
             )
             continue
-        pspec = project.get("spec") or {}
-        if source.get("repoURL") not in (pspec.get("sourceRepos") or []):
-            out.append(
-                Violation(
-                    where,
-                    oid,
-                    "argocd-project",
-                    f"project {project['metadata']['name']} does not allow the repo",
-                )
-            )
-        admitted = any(
-            fnmatch.fnmatch(dest.get("namespace", ""), d.get("namespace", ""))
-            and fnmatch.fnmatch(dest.get("server", ""), d.get("server", ""))
-            for d in pspec.get("destinations") or []
+        out += project_admits(where, oid, project, source, dest, rendered.get(app_path, []))
+        if env in ENVIRONMENTS:
+            out += check_environment_app(where, oid, env, app)
+    for app_path in sorted(set(rendered) - synced_paths):
+        out.append(
+            Violation("argocd/", app_path, "argocd-path", f"no Application syncs {app_path}")
         )
-        if not admitted:
+    return out
+
+
+def project_admits(
+    where: str, oid: str, project: dict, source: dict, dest: dict, docs: list[dict]
+) -> list[Violation]:
+    """The project allows the Application's repo and destination and every
+    kind its source renders (cluster-scoped ones by kind and name)."""
+    out = []
+    name = project["metadata"]["name"]
+    pspec = project.get("spec") or {}
+    if source.get("repoURL") not in (pspec.get("sourceRepos") or []):
+        out.append(
+            Violation(where, oid, "argocd-project", f"project {name} does not allow the repo")
+        )
+    admitted = any(
+        fnmatch.fnmatch(dest.get("namespace", ""), d.get("namespace", ""))
+        and fnmatch.fnmatch(dest.get("server", ""), d.get("server", ""))
+        for d in pspec.get("destinations") or []
+    )
+    if not admitted:
+        out.append(
+            Violation(
+                where,
+                oid,
+                "argocd-project",
+                f"project {name} does not admit destination "
+                f"{dest.get('server')} / {dest.get('namespace')}",
+            )
+        )
+    namespaced = {
+        (k.get("group", ""), k.get("kind")) for k in pspec.get("namespaceResourceWhitelist") or []
+    }
+    cluster = pspec.get("clusterResourceWhitelist") or []
+    for doc in docs:
+        group = doc.get("apiVersion", "").rpartition("/")[0]
+        kind = doc.get("kind")
+        if kind in CLUSTER_SCOPED_KINDS:
+            allowed = any(
+                k.get("group", "") == group
+                and k.get("kind") == kind
+                and fnmatch.fnmatch(doc["metadata"]["name"], k.get("name") or "*")
+                for k in cluster
+            )
+            whitelist = "clusterResourceWhitelist"
+        else:
+            allowed = (group, kind) in namespaced or ("*", "*") in namespaced
+            whitelist = "namespaceResourceWhitelist"
+        if not allowed:
             out.append(
                 Violation(
                     where,
                     oid,
                     "argocd-project",
-                    f"project {project['metadata']['name']} does not admit destination "
-                    f"{dest.get('server')} / {dest.get('namespace')}",
+                    f"{obj_id(doc)} ({group or 'core'}/{kind}) is not in the {whitelist} of {name}",
                 )
             )
-        if env_apps.get(app_path.rsplit("/", 1)[-1]) is app:
-            env = app_path.rsplit("/", 1)[-1]
-            allowed = {
-                (k.get("group", ""), k.get("kind"))
-                for k in pspec.get("namespaceResourceWhitelist") or []
-            }
-            for doc in rendered.get(env, []):
-                group = doc.get("apiVersion", "").rpartition("/")[0]
-                if (group, doc.get("kind")) not in allowed and ("*", "*") not in allowed:
-                    out.append(
-                        Violation(
-                            where,
-                            oid,
-                            "argocd-project",
-                            f"{obj_id(doc)} ({group or 'core'}/{doc.get('kind')}) is not in the "
-                            f"namespaceResourceWhitelist of {project['metadata']['name']}",
-                        )
-                    )
-            notes = annotations(app)
-            for trigger in NOTIFICATION_TRIGGERS:
-                if not any(
-                    k.startswith(f"notifications.argoproj.io/subscribe.{trigger}.") for k in notes
-                ):
-                    out.append(
-                        Violation(
-                            where, oid, "argocd-notifications", f"no subscription for {trigger}"
-                        )
-                    )
-            automated = (spec.get("syncPolicy") or {}).get("automated")
-            if env == "prod":
-                if automated:
-                    out.append(
-                        Violation(
-                            where,
-                            oid,
-                            "argocd-sync",
-                            "prod must be synced by hand (no automated sync)",
-                        )
-                    )
-            elif not (automated and automated.get("prune") and automated.get("selfHeal")):
-                out.append(
-                    Violation(
-                        where,
-                        oid,
-                        "argocd-sync",
-                        f"{env} needs automated sync with prune and selfHeal",
-                    )
-                )
-    for env in ENVIRONMENTS:
-        if env not in env_apps:
+    return out
+
+
+def check_environment_app(where: str, oid: str, env: str, app: dict) -> list[Violation]:
+    """Notifications on every environment; prod synced by hand, the others
+    automatically with prune and self-heal."""
+    out = []
+    notes = annotations(app)
+    for trigger in NOTIFICATION_TRIGGERS:
+        if not any(k.startswith(f"notifications.argoproj.io/subscribe.{trigger}.") for k in notes):
+            out.append(
+                Violation(where, oid, "argocd-notifications", f"no subscription for {trigger}")
+            )
+    automated = ((app.get("spec") or {}).get("syncPolicy") or {}).get("automated")
+    if env == "prod":
+        if automated:
             out.append(
                 Violation(
-                    "argocd/",
-                    f"Application/gold-platform-{env}",
-                    "argocd-path",
-                    f"no Application for {env}",
+                    where, oid, "argocd-sync", "prod must be synced by hand (no automated sync)"
                 )
             )
+    elif not (automated and automated.get("prune") and automated.get("selfHeal")):
+        out.append(
+            Violation(
+                where, oid, "argocd-sync", f"{env} needs automated sync with prune and selfHeal"
+            )
+        )
     return out

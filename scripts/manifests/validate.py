@@ -3,14 +3,15 @@
 
 Steps, all offline once the tools and schemas are in place:
   1. render  every overlay under ROOT/kustomize/overlays with the pinned kustomize
-             into OUT/<env>.yaml
+             into OUT/<env>.yaml, and every cluster-scoped set under
+             ROOT/kustomize/cluster into OUT/cluster-<set>.yaml
   2. schema  kubeconform -strict over the rendered files and every YAML file in
              ROOT/argocd, against the Kubernetes schemas of one stated version and
              the CRD schemas; an object without a schema FAILS (no
              -ignore-missing-schemas)
-  3. policy  scripts/manifests/policy.py rules (security, probes, resources,
-             pinned images, HPA vs replicas, PDB, default deny, secrets, TLS
-             issuer, sync waves, connection budget, Argo CD project/apps)
+  3. policy  scripts/manifests/policy.py rules (namespace, release image,
+             autoscaling, default deny, secrets, TLS issuer, sync waves,
+             connection budget, cluster sets, Argo CD project/apps)
 
 Settings come from options or the environment (make passes them):
   KUSTOMIZE, KUBECONFORM, KUBERNETES_VERSION, K8S_SCHEMA_DIR, CRD_SCHEMA_LOCATION.
@@ -58,33 +59,33 @@ def crd_location(value: str) -> str:
     return str(folder.resolve()) + "/" + CRD_TEMPLATE_SUFFIX
 
 
-def render(kustomize: str, root: Path, out: Path, envs: list[str]) -> tuple[dict, list[str]]:
+def render(kustomize: str, builds: dict[str, Path], out: Path) -> tuple[dict, list[str]]:
+    """Build each kustomization of `builds` (name -> folder) into OUT/<name>.yaml."""
     out.mkdir(parents=True, exist_ok=True)
     rendered, failures, running = {}, [], {}
-    for env in envs:  # the builds run concurrently
-        overlay = root / "kustomize" / "overlays" / env
-        if not overlay.is_dir():
-            failures.append(f"render {env}: {overlay} does not exist")
+    for name, folder in builds.items():  # the builds run concurrently
+        if not folder.is_dir():
+            failures.append(f"render {name}: {folder} does not exist")
             continue
-        running[env] = (
-            overlay,
+        running[name] = (
+            folder,
             subprocess.Popen(
-                [kustomize, "build", str(overlay)],
+                [kustomize, "build", str(folder)],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
             ),
         )
-    for env, (overlay, process) in running.items():
+    for name, (folder, process) in running.items():
         stdout, stderr = process.communicate()
         if process.returncode != 0:
             error = stderr.strip().replace("\n", " | ")
-            failures.append(f"render {env}: kustomize build {overlay} failed: {error}")
+            failures.append(f"render {name}: kustomize build {folder} failed: {error}")
             continue
-        target = out / f"{env}.yaml"
+        target = out / f"{name}.yaml"
         target.write_text(stdout)
-        rendered[env] = policy.load_documents(target)
-        print(f"render   {env}: {len(rendered[env])} objects -> {target}")
+        rendered[name] = policy.load_documents(target)
+        print(f"render   {name}: {len(rendered[name])} objects -> {target}")
     return rendered, failures
 
 
@@ -148,18 +149,29 @@ def main() -> int:
     if unknown:
         die(f"unknown environment(s): {', '.join(sorted(unknown))}")
 
-    rendered, failures = render(args.kustomize, root, Path(args.out), envs)
+    builds = {env: root / "kustomize" / "overlays" / env for env in envs}
+    builds |= {
+        f"cluster-{name}": root / "kustomize" / "cluster" / name for name in policy.CLUSTER_SETS
+    }
+    rendered, failures = render(args.kustomize, builds, Path(args.out))
     argocd_files = sorted((root / "argocd").rglob("*.yaml"))
-    files = [Path(args.out) / f"{e}.yaml" for e in rendered] + argocd_files
+    files = [Path(args.out) / f"{name}.yaml" for name in rendered] + argocd_files
     failures += schema_check(args, files)
 
     findings = policy.check_kustomize_sources(root / "kustomize")
-    for name, docs in rendered.items():
-        findings += policy.check_environment(name, docs)
+    by_source = {}
+    for env in envs:
+        if env in rendered:
+            findings += policy.check_environment(env, rendered[env])
+            by_source[f"kustomize/overlays/{env}"] = rendered[env]
+    for name in policy.CLUSTER_SETS:
+        if f"cluster-{name}" in rendered:
+            findings += policy.check_cluster_set(name, rendered[f"cluster-{name}"])
+            by_source[f"kustomize/cluster/{name}"] = rendered[f"cluster-{name}"]
     argocd_docs = [(p, d) for p in argocd_files for d in policy.load_documents(p)]
-    findings += policy.check_argocd(root, argocd_docs, rendered)
+    findings += policy.check_argocd(root, argocd_docs, by_source)
     failures += [f"policy: {v}" for v in findings]
-    print(f"policy   {len(findings)} finding(s) over {len(rendered)} environment(s)")
+    print(f"policy   {len(findings)} finding(s) over {len(rendered)} rendered set(s)")
 
     if failures:
         print(f"\nvalidate: FAILED ({len(failures)} problem(s)):", file=sys.stderr)

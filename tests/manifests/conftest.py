@@ -120,6 +120,14 @@ def rendered(tools: Tools) -> dict[str, list[dict]]:
     return {env: tools.build(ROOT / "kustomize" / "overlays" / env) for env in policy.ENVIRONMENTS}
 
 
+@pytest.fixture(scope="session")
+def cluster_sets(tools: Tools) -> dict[str, list[dict]]:
+    """The cluster-scoped sets under kustomize/cluster, rendered once per session."""
+    return {
+        name: tools.build(ROOT / "kustomize" / "cluster" / name) for name in policy.CLUSTER_SETS
+    }
+
+
 @pytest.fixture
 def repo_copy(tmp_path: Path) -> Path:
     """A copy of the manifest sources (kustomize/ and argocd/) to inject faults into."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from tests.manifests.conftest import ROOT, Tools, policy
@@ -27,7 +29,7 @@ def test_rule_holds(rendered, env, rule):
     assert not violations, "\n".join(str(v) for v in violations)
 
 
-def test_argocd_applications_and_project(rendered):
+def test_argocd_applications_and_project(rendered, cluster_sets):
     files = sorted((ROOT / "argocd").rglob("*.yaml"))
     docs = [(p, d) for p in files for d in policy.load_documents(p)]
     kinds = sorted({d["kind"] for _, d in docs})
@@ -39,8 +41,25 @@ def test_argocd_applications_and_project(rendered):
         if d["kind"] == "ConfigMap"
     ]
     assert settings == [("argocd/bootstrap/argocd-cm.yaml", "argocd", "argocd-cm")]
-    violations = policy.check_argocd(ROOT, docs, rendered)
+    by_source = {f"kustomize/overlays/{env}": rendered[env] for env in policy.ENVIRONMENTS}
+    by_source |= {f"kustomize/cluster/{name}": cluster_sets[name] for name in policy.CLUSTER_SETS}
+    violations = policy.check_argocd(ROOT, docs, by_source)
     assert not violations, "\n".join(str(v) for v in violations)
+
+
+@pytest.mark.parametrize("name", sorted(policy.CLUSTER_SETS))
+def test_cluster_set_holds(cluster_sets, name):
+    violations = policy.check_cluster_set(name, cluster_sets[name])
+    assert not violations, "\n".join(str(v) for v in violations)
+
+
+def test_cluster_set_binding_for_every_namespace_is_refused(cluster_sets):
+    docs = copy.deepcopy(cluster_sets["admission-policies"])
+    binding = policy.of_kind(docs, "ValidatingAdmissionPolicyBinding")[0]
+    del binding["spec"]["matchResources"]["namespaceSelector"]
+    (violation,) = policy.check_cluster_set("admission-policies", docs)
+    assert violation.rule == "cluster-set"
+    assert "must select namespaces by kubernetes.io/metadata.name In" in violation.message
 
 
 def test_kustomize_sources_use_current_fields_only():
@@ -51,10 +70,11 @@ def test_kustomize_sources_use_current_fields_only():
 @pytest.mark.parametrize(
     ("env", "demand", "max_connections"),
     [
-        # (replicas + surge) x workers x (pool + overflow), as in docs/kubernetes.md
-        ("dev", (1 + 1) * 2 * (5 + 3), 60),
-        ("staging", (4 + 1) * 2 * (5 + 5), 150),
-        ("prod", (10 + 1) * 2 * (8 + 2), 300),
+        # (replicas + surge + terminating) x workers x (pool + overflow), as in
+        # docs/kubernetes.md and the overlays' postgres-connections comments
+        ("dev", (1 + 1 + 1) * 2 * (5 + 3), 70),
+        ("staging", (4 + 1 + 1) * 2 * (5 + 5), 150),
+        ("prod", (10 + 1 + 1) * 2 * (8 + 2), 300),
     ],
 )
 def test_connection_budget_figures(rendered, env, demand, max_connections):
@@ -62,6 +82,37 @@ def test_connection_budget_figures(rendered, env, demand, max_connections):
     postgres = policy.of_kind(docs, "StatefulSet")[0]
     assert policy.postgres_max_connections(postgres) == max_connections
     assert demand < max_connections - policy.connection_reserve(max_connections)
+
+
+def with_max_connections(docs: list[dict], max_connections: int) -> list[dict]:
+    docs = copy.deepcopy(docs)
+    (postgres,) = policy.of_kind(docs, "StatefulSet")
+    args = postgres["spec"]["template"]["spec"]["containers"][0]["args"]
+    index = next(i for i, a in enumerate(args) if a.startswith("max_connections="))
+    args[index] = f"max_connections={max_connections}"
+    return docs
+
+
+def test_connection_budget_counts_the_pod_still_draining_during_a_rollout(rendered):
+    # dev as it was: one pod, 2 workers x (5 + 3), max_connections 60. Counting
+    # only the surge pod gives 32 < 44; but the pod the surge replaces keeps its
+    # pools open through its grace period, so the peak is 3 pods: 48.
+    violations = policy.check_connection_budget("dev", with_max_connections(rendered["dev"], 60))
+    assert [v.message for v in violations] == [
+        "(1 max replicas + 1 surge + 1 terminating) x 2 workers x 8 pool = 48 connections, "
+        "not under max_connections 60 - reserve 16 = 44"
+    ]
+
+
+def test_rollout_extra_pods_round_like_the_deployment_controller():
+    def deployment(surge, unavailable):
+        rolling = {"maxSurge": surge, "maxUnavailable": unavailable}
+        return {"spec": {"strategy": {"type": "RollingUpdate", "rollingUpdate": rolling}}}
+
+    assert policy.rollout_extra_pods(deployment(1, 0), 10) == (1, 1)
+    # 25% of 10: surge rounds up (3), unavailable down (2).
+    assert policy.rollout_extra_pods(deployment("25%", "25%"), 10) == (3, 5)
+    assert policy.rollout_extra_pods({"spec": {}}, 4) == (1, 2)
 
 
 def test_staging_and_prod_differ_where_they_must(rendered):

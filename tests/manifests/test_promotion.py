@@ -75,6 +75,6 @@ def test_digest_pin_renders_and_validates(tools: Tools, repo_copy: Path):
     version.write_text(version.read_text().replace("newTag: 0.1.0", f"digest: {DIGEST}"))
     docs = tools.build(repo_copy / "kustomize/overlays/prod")
     assert images(docs) == {f"ghcr.io/gold-platform/gold-platform@{DIGEST}"}
-    assert policy.RULES["image-pinned"]("prod", docs) == []
+    assert policy.RULES["backend-image"]("prod", docs) == []
     result = tools.validate(repo_copy, repo_copy / ".cache" / "rendered")
     assert result.returncode == 0, result.stdout + result.stderr
