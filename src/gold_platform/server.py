@@ -77,7 +77,14 @@ def with_metrics(app: web.Application, settings: Settings) -> web.Application:
     """
     from .observability.metrics import bind_metrics_socket, serve_metrics
 
-    sock = bind_metrics_socket(settings.metrics_host, settings.metrics_port)
+    where = f"{settings.metrics_host}:{settings.metrics_port}"
+    try:
+        sock = bind_metrics_socket(settings.metrics_host, settings.metrics_port)
+    except OSError as exc:
+        raise SystemExit(
+            f"gold-platform: cannot serve metrics on {where} (METRICS_HOST, METRICS_PORT): "
+            f"{os.strerror(exc.errno) if exc.errno else exc}"
+        ) from None
     # First in, last out: scrapes keep working while the pool closes on shutdown.
     app.cleanup_ctx.insert(0, serve_metrics(sock))
     return app

@@ -2,8 +2,11 @@
 served on the metrics port only."""
 
 import json
+import os
 import re
 import signal
+import socket
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -11,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.running_service import running_service, wait_until_ready
+from gold_platform.devstack import free_port
+from tests.running_service import GOLD_PLATFORM, running_service, wait_until_ready
 
 pytestmark = pytest.mark.slow
 
@@ -76,3 +80,24 @@ def test_metrics_are_not_served_on_the_api_port(database_url, tmp_path):
         # The metrics listener serves /metrics and nothing else.
         assert get_refused(service.metrics_url.replace("/metrics", "/health")).code == 404
         assert "# TYPE http_requests_total counter" in get(service.metrics_url)[1]
+
+
+def test_a_busy_metrics_port_stops_the_server_with_one_line(database_url, tmp_path):
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "HOST": "127.0.0.1",
+            "PORT": str(free_port()),
+            "METRICS_PORT": str(port),
+            "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+        }
+        done = subprocess.run(
+            [GOLD_PLATFORM, "serve"], env=env, capture_output=True, text=True, timeout=60
+        )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"gold-platform: cannot serve metrics on 127.0.0.1:{port} (METRICS_HOST, METRICS_PORT): "
+        "Address already in use"
+    )
