@@ -765,6 +765,8 @@ def server_env(
     env.update(
         HOST="127.0.0.1",
         PORT=str(port),
+        # The service's metrics listener: a free port of its own, not the default 9090.
+        METRICS_PORT=str(free_port()),
         WEB_CONCURRENCY=str(opts.workers),
         OPERATOR_API_KEY=operator_key,
         # Load from a handful of keys must not trip the per-key limit (still counted).

@@ -8,17 +8,27 @@
 #       argocd/apps/ and keeps them in sync with git.
 #
 #   scripts/deploy-k8s.sh --direct ENV [--overlay DIR] [--context NAME] [--dry-run]
+#                         [--yes] [--force]
 #       Without Argo CD, in Argo CD's wave order: render kustomize/overlays/ENV
 #       (or DIR, an overlay of it, e.g. one that maps images to local names);
 #       apply secrets, config and the data stores and wait for PostgreSQL;
 #       re-run the migration Job and wait for it (stopping at once if it
 #       fails); then apply the backend and wait for its rollout.
+#       The Argo CD gate still holds: inside a sync window that blocks a
+#       manual sync of gold-platform-ENV (argocd/apps/project.yaml: the prod
+#       freeze, Friday 17:00 to Monday 08:00 UTC) it refuses. prod asks you to
+#       type its name first.
 #
 #   --dry-run   server-side dry run (kubectl apply --dry-run=server): the API
-#               server validates everything, nothing is changed.
+#               server validates everything, nothing is changed (no gate, no
+#               question).
 #   --context   kube context to use (default: the current context).
+#   --yes       do not ask (prod); without it, stdin must be a terminal.
+#   --force     deploy inside a blocking sync window (an emergency fix).
 #
-# Exit status: 0 done, 1 deployment failed, 2 bad usage or missing prerequisite.
+# Exit status: 0 done, 1 deployment failed, 2 bad usage, missing prerequisite,
+# refused by a sync window or not confirmed. Every refusal comes before
+# kubectl is run.
 set -euo pipefail
 
 readonly ARGOCD_NAMESPACE=argocd
@@ -34,31 +44,42 @@ usage() {
   sed -n '2,/^$/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 }
 
+# once OPTION CURRENT NEW: an option that takes a value may be given once
+# (`--direct dev --direct prod` must never quietly deploy prod).
+once() {
+  [[ -z "$2" ]] || die "$1 given twice ('$2', then '$3'): give it once"
+  printf '%s' "$3"
+}
+
 context=""
 dry_run=false
 direct_env=""
 overlay=""
+assume_yes=false
+force=false
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --dry-run) dry_run=true ;;
+    --yes) assume_yes=true ;;
+    --force) force=true ;;
     --context)
       [[ $# -ge 2 && -n "$2" ]] || die "--context needs a context name"
-      context=$2
+      context=$(once --context "$context" "$2")
       shift
       ;;
-    --context=*) context=${1#--context=} ;;
+    --context=*) context=$(once --context "$context" "${1#--context=}") ;;
     --direct)
       [[ $# -ge 2 && -n "$2" ]] || die "--direct needs an environment: dev, staging or prod"
-      direct_env=$2
+      direct_env=$(once --direct "$direct_env" "$2")
       shift
       ;;
-    --direct=*) direct_env=${1#--direct=} ;;
+    --direct=*) direct_env=$(once --direct "$direct_env" "${1#--direct=}") ;;
     --overlay)
       [[ $# -ge 2 && -n "$2" ]] || die "--overlay needs a kustomize directory"
-      overlay=$2
+      overlay=$(once --overlay "$overlay" "$2")
       shift
       ;;
-    --overlay=*) overlay=${1#--overlay=} ;;
+    --overlay=*) overlay=$(once --overlay "$overlay" "${1#--overlay=}") ;;
     -h | --help)
       usage
       exit 0
@@ -77,6 +98,37 @@ fi
 if [[ -n "$overlay" ]]; then
   [[ -n "$direct_env" ]] || die "--overlay is only for --direct ENV"
   [[ -f "$overlay/kustomization.yaml" ]] || die "--overlay $overlay: no kustomization.yaml there"
+fi
+if [[ -z "$direct_env" ]] && { $assume_yes || $force; }; then
+  die "--yes and --force are only for --direct ENV"
+fi
+
+# The gate, before anything touches the cluster: a direct deploy is a manual
+# sync without Argo CD, so the project's sync windows apply to it too.
+if [[ -n "$direct_env" ]] && ! $dry_run; then
+  python=$REPO_ROOT/.venv/bin/python
+  [[ -x "$python" ]] || python=$(command -v python3) ||
+    die "python3 is needed to read the sync windows in argocd/apps/project.yaml"
+  set +e
+  verdict=$("$python" "$REPO_ROOT/scripts/sync-window.py" \
+    --project "$REPO_ROOT/argocd/apps/project.yaml" \
+    "gold-platform-$direct_env" "gold-platform-$direct_env" 2>&1)
+  gate=$?
+  set -e
+  case "$gate" in
+    0) ;;
+    1)
+      $force || die "$direct_env: ${verdict#sync-window: gold-platform-"$direct_env": } (--force deploys anyway)"
+      echo "deploy-k8s: --force: deploying $direct_env although ${verdict#sync-window: gold-platform-"$direct_env": }" >&2
+      ;;
+    *) die "cannot read the sync windows: ${verdict#sync-window: }" ;;
+  esac
+  if [[ "$direct_env" == prod ]] && ! $assume_yes; then
+    [[ -t 0 ]] || die "--direct prod asks for confirmation and stdin is not a terminal: pass --yes"
+    read -r -p "deploy-k8s: apply kustomize/overlays/prod to the cluster directly, without Argo CD? Type 'prod' to go on: " answer ||
+      answer=""
+    [[ "$answer" == prod ]] || die "not confirmed (typed '$answer', not 'prod'): nothing deployed"
+  fi
 fi
 
 command -v kubectl >/dev/null 2>&1 ||

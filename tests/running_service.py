@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from gold_platform.devstack import free_port
+from gold_platform.devstack import free_ports
 
 GOLD_PLATFORM = str(Path(sys.executable).with_name("gold-platform"))
 
@@ -23,6 +23,7 @@ GOLD_PLATFORM = str(Path(sys.executable).with_name("gold-platform"))
 class Service:
     process: subprocess.Popen
     base_url: str
+    metrics_url: str  # the metrics listener's /metrics (its own port)
     log_path: Path
 
     def url(self, path: str) -> str:
@@ -48,13 +49,15 @@ def wait_until_ready(base_url: str, timeout: float = 30.0, path: str = "/health/
 
 @contextmanager
 def running_service(env: dict[str, str], tmp_path: Path, workers: int = 2) -> Iterator[Service]:
-    port = free_port()
+    port, metrics_port = free_ports(2)
     log_path = tmp_path / f"service-{port}.log"
     full_env = {
         **os.environ,
         **env,
         "PORT": str(port),
         "HOST": "127.0.0.1",
+        "METRICS_PORT": str(metrics_port),
+        "METRICS_HOST": "127.0.0.1",
         "WEB_CONCURRENCY": str(workers),
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / f"metrics-{port}"),
     }
@@ -62,7 +65,12 @@ def running_service(env: dict[str, str], tmp_path: Path, workers: int = 2) -> It
         process = subprocess.Popen(
             [GOLD_PLATFORM, "serve"], env=full_env, stdout=log, stderr=subprocess.STDOUT
         )
-    service = Service(process, f"http://127.0.0.1:{port}", log_path)
+    service = Service(
+        process,
+        f"http://127.0.0.1:{port}",
+        f"http://127.0.0.1:{metrics_port}/metrics",
+        log_path,
+    )
     try:
         wait_until_ready(service.base_url, path="/health")
         yield service

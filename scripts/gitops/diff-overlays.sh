@@ -11,6 +11,7 @@
 #   --max-chars N  size limit of the markdown body (default 60000; GitHub
 #                  refuses comments over 65536 characters)
 #   --run-url URL  link to the full diff (the CI run) in the markdown
+#   --target T     only this target (an overlay name, or argocd)
 #
 # Both sides are rendered with the pinned `kustomize build`, which re-emits
 # YAML with sorted keys, fixed indentation and no comments, so edits that
@@ -25,7 +26,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 MARKER='<!-- gold-platform:manifests-diff -->'
-markdown="" max_chars=60000 merge_base=false run_url="" base="" head=""
+markdown="" max_chars=60000 merge_base=false run_url="" only="" base="" head=""
 while (($#)); do
   case "$1" in
     --markdown)
@@ -41,6 +42,11 @@ while (($#)); do
     --run-url)
       [[ $# -ge 2 && "$2" =~ ^https?://[^[:space:]\)\(]+$ ]] || usage_die "--run-url needs an http(s) URL"
       run_url="$2"
+      shift
+      ;;
+    --target)
+      [[ $# -ge 2 && -n "$2" ]] || usage_die "--target needs an overlay name (or argocd)"
+      only="$2"
       shift
       ;;
     --merge-base) merge_base=true ;;
@@ -80,25 +86,8 @@ tmp="$(mktemp -d "${TMPDIR:-/tmp}/diff-overlays.XXXXXX")"
 trap 'rm -rf -- "$tmp"' EXIT
 mkdir -p "$tmp/base" "$tmp/head" "$tmp/out"
 
-# Copy kustomize/ and argocd/ of a revision (or of the work tree) to $2.
-extract() {
-  local rev="$1" dest="$2" paths=() p
-  for p in kustomize argocd; do
-    if [[ -z "$rev" ]]; then
-      [[ -e "$p" ]] && paths+=("$p")
-    else
-      git cat-file -e "$rev:$p" 2>/dev/null && paths+=("$p")
-    fi
-  done
-  ((${#paths[@]})) || return 0
-  if [[ -z "$rev" ]]; then
-    tar -cf - -- "${paths[@]}" | tar -xf - -C "$dest"
-  else
-    git archive --format=tar "$rev" -- "${paths[@]}" | tar -xf - -C "$dest"
-  fi
-}
-extract "$base_sha" "$tmp/base"
-extract "$head_sha" "$tmp/head"
+extract_manifests "$base_sha" "$tmp/base"
+extract_manifests "$head_sha" "$tmp/head"
 
 has_kustomization() {
   [[ -f "$1/kustomization.yaml" || -f "$1/kustomization.yml" || -f "$1/Kustomization" ]]
@@ -127,6 +116,10 @@ for side in base head; do
   [[ -d "$tmp/$side/argocd" ]] && add_target argocd
 done
 ((${#targets[@]})) || die "no overlays found under kustomize/overlays at either revision"
+if [[ -n "$only" ]]; then
+  [[ " ${targets[*]} " == *" $only "* ]] || die "target '$only' exists at neither revision"
+  targets=("$only")
+fi
 
 target_dir() {
   if [[ "$1" == argocd ]]; then echo argocd; else echo "kustomize/overlays/$1"; fi

@@ -62,6 +62,63 @@ version_file() {
   printf 'kustomize/overlays/%s/version/kustomization.yaml' "$1"
 }
 
+# prod runs a reviewed commit, not the tip of main: its Application's
+# targetRevision names the commit that holds the promoted overlay, and only
+# promote.sh --commit prod moves it (see docs/delivery.md).
+PROD_APPLICATION=argocd/apps/prod.yaml
+
+# The full commit SHA prod's Application is pinned to.
+pinned_revision() {
+  local rev
+  rev="$(awk '$1 == "targetRevision:" { gsub(/["\047]/, "", $2); print $2 }' "$PROD_APPLICATION")"
+  [[ "$rev" =~ ^[0-9a-f]{40}$ ]] || die "$PROD_APPLICATION: targetRevision '$rev' is not a full commit SHA"
+  git cat-file -e "$rev^{commit}" 2>/dev/null ||
+    die "$PROD_APPLICATION: pinned commit $rev is not in this clone (fetch the full history)"
+  printf '%s' "$rev"
+}
+
+# Point prod's Application at commit $1 (its one targetRevision line).
+pin_prod_revision() {
+  [[ "$(grep -c '^[[:space:]]*targetRevision:' "$PROD_APPLICATION")" == 1 ]] ||
+    die "$PROD_APPLICATION must have exactly one targetRevision line"
+  sed -i "s/^\([[:space:]]*targetRevision:[[:space:]]*\)[^[:space:]#]*/\1$1/" "$PROD_APPLICATION"
+}
+
+# Copy kustomize/ and argocd/ of revision $1 (empty: the work tree) to $2.
+extract_manifests() {
+  local rev="$1" dest="$2" paths=() p
+  for p in kustomize argocd; do
+    if [[ -z "$rev" ]]; then
+      [[ -e "$p" ]] && paths+=("$p")
+    else
+      git cat-file -e "$rev:$p" 2>/dev/null && paths+=("$p")
+    fi
+  done
+  ((${#paths[@]})) || return 0
+  if [[ -z "$rev" ]]; then
+    tar -cf - -- "${paths[@]}" | tar -xf - -C "$dest"
+  else
+    git archive --format=tar "$rev" -- "${paths[@]}" | tar -xf - -C "$dest"
+  fi
+}
+
+# Whether overlay $1 renders the same at revisions $2 and $3.
+renders_same() {
+  local env="$1" tmp kustomize_bin same=false
+  kustomize_bin="$(find_kustomize)"
+  tmp="$(mktemp -d "${TMPDIR:-/tmp}/renders-same.XXXXXX")"
+  mkdir -p "$tmp/a" "$tmp/b"
+  extract_manifests "$2" "$tmp/a"
+  extract_manifests "$3" "$tmp/b"
+  if "$kustomize_bin" build "$tmp/a/kustomize/overlays/$env" >"$tmp/a.yaml" 2>/dev/null &&
+    "$kustomize_bin" build "$tmp/b/kustomize/overlays/$env" >"$tmp/b.yaml" 2>/dev/null &&
+    cmp -s "$tmp/a.yaml" "$tmp/b.yaml"; then
+    same=true
+  fi
+  rm -rf -- "$tmp"
+  $same
+}
+
 # Locate the pinned kustomize: $KUSTOMIZE, then .tools/bin of this checkout,
 # then PATH. The pinned one comes from `make tools`.
 find_kustomize() {

@@ -3,13 +3,20 @@
 #
 # Usage: scripts/gitops/promote.sh [--commit] ENV
 #   ENV       staging (copies from dev) or prod (copies from staging)
-#   --commit  commit the change (only ENV's version file)
+#   --commit  commit the change (only ENV's version file); prod needs it
 #
 # Promotion copies kustomize/overlays/<previous>/version/kustomization.yaml
 # over kustomize/overlays/<ENV>/version/kustomization.yaml, byte for byte,
 # and touches nothing else. Refuses to run on a dirty work tree so that a
 # promotion commit or PR never carries unrelated edits. Exit 0 with
 # "nothing to promote" when both files are already identical.
+#
+# prod runs the commit its Application pins (argocd/apps/prod.yaml,
+# targetRevision), not the tip of main, so for prod a second commit pins it
+# to the commit holding the promoted overlay: the version file's commit, or
+# HEAD when only the manifests changed (base, components, prod's overlay).
+# "Nothing to promote" for prod: same version, and prod renders the same at
+# its pinned commit as at HEAD.
 set -euo pipefail
 # shellcheck source=scripts/gitops/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -32,6 +39,7 @@ while (($#)); do
 done
 require_env "$env"
 from="$(previous_env "$env")" || usage_die "cannot promote into '$env': it is the first environment (bump it with bump-image.sh)"
+[[ "$env" != prod ]] || $commit || usage_die "prod is promoted with --commit: its pin names the promotion commit"
 
 root="$(repo_root)"
 cd "$root"
@@ -47,19 +55,34 @@ old="$(image_ref_of "$dst" || echo '(none)')"
 
 gh_output from "$from"
 gh_output image "$ref"
+[[ "$env" != prod ]] || pinned="$(pinned_revision)"
 if cmp -s "$src" "$dst"; then
-  log "$env already matches $from ($ref); nothing to promote"
-  gh_output changed false
-  exit 0
+  if [[ "$env" != prod ]] || renders_same prod "$pinned" HEAD; then
+    log "$env already matches $from ($ref); nothing to promote"
+    gh_output changed false
+    exit 0
+  fi
+  log "prod's version file already names $ref, but its manifests changed since the pinned ${pinned:0:12}"
+else
+  cp -- "$src" "$dst"
+  log "$env: $old -> $ref (copied from $from)"
+  if $commit; then
+    git add -- "$dst"
+    git commit --quiet -m "gitops($env): promote ${ref##*/} from $from" \
+      -m "Copies $src to $dst (was: $old)." -- "$dst"
+    log "committed $(git rev-parse --short HEAD)"
+  fi
 fi
-
-cp -- "$src" "$dst"
-log "$env: $old -> $ref (copied from $from)"
 gh_output changed true
 
-if $commit; then
-  git add -- "$dst"
-  git commit --quiet -m "gitops($env): promote ${ref##*/} from $from" \
-    -m "Copies $src to $dst (was: $old)." -- "$dst"
-  log "committed $(git rev-parse --short HEAD)"
+if [[ "$env" == prod ]]; then
+  promoted="$(git rev-parse HEAD)"
+  pin_prod_revision "$promoted"
+  git add -- "$PROD_APPLICATION"
+  git commit --quiet -m "gitops(prod): deploy ${promoted:0:12}" \
+    -m "prod's Application now runs the manifests of $promoted (was: $pinned); a person syncs it." \
+    -- "$PROD_APPLICATION"
+  log "pinned prod to ${promoted:0:12} (was ${pinned:0:12}); committed $(git rev-parse --short HEAD)"
+  gh_output pinned "$promoted"
+  gh_output previous_pin "$pinned"
 fi

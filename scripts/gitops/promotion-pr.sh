@@ -4,14 +4,19 @@
 # Usage: scripts/gitops/promotion-pr.sh ENV        (ENV: staging or prod)
 #
 # Runs in CI (.github/workflows/promote.yml) on a clean checkout of the base
-# branch (PROMOTE_BASE, default main) with `gh` authenticated by GH_TOKEN:
-#   1. promote.sh --commit ENV on branch promote/ENV/<digest-or-tag>
+# branch (PROMOTE_BASE, default main) with its full history and `gh`
+# authenticated by GH_TOKEN:
+#   1. promote.sh --commit ENV on branch promote/ENV/<digest-or-tag> (for
+#      prod: the version commit, then the commit pinning prod's Application
+#      to it, so the PR itself carries what prod will run)
 #   2. force-push that branch (it is generated, nobody else commits to it)
-#   3. PR body = rendered diff (diff-overlays.sh base..branch); create the PR
-#      or update the open one for the same branch
+#   3. PR body = rendered diff of what ENV gets: staging, base..branch;
+#      prod, its pinned commit..branch (everything that reaches prod, base
+#      and component changes included); create the PR or update the open
+#      one for the same branch
 #   4. close every other open promote/ENV/* PR as superseded
-# When ENV already matches the previous environment it only closes the open
-# promotion PRs of ENV (they are stale by definition) and exits 0.
+# When there is nothing to promote it only closes the open promotion PRs of
+# ENV (they are stale by definition) and exits 0.
 set -euo pipefail
 # shellcheck source=scripts/gitops/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -52,9 +57,18 @@ open_promotion_prs() {
 }
 
 base_sha="$(git rev-parse HEAD)"
-"$here/promote.sh" "$env"
-if git diff --quiet; then
-  ref="$(image_ref_of "$(version_file "$env")")"
+ref="$(image_ref_of "$(version_file "$from")")" || die "$(version_file "$from") has no images entry named $GITOPS_IMAGE_NAME"
+version="${ref##*@sha256:}"
+if [[ "$version" == "$ref" ]]; then version="${ref##*:}"; else version="${version:0:12}"; fi
+version="$(tr -c 'A-Za-z0-9._-' '-' <<<"$version" | sed 's/-*$//')"
+branch="$prefix$version"
+[[ "$env" != prod ]] || running="$(pinned_revision)"
+
+git switch --quiet -C "$branch"
+"$here/promote.sh" --commit "$env"
+if [[ "$(git rev-parse HEAD)" == "$base_sha" ]]; then
+  git switch --quiet "$base_branch"
+  git branch --quiet -D "$branch"
   stale="$(open_promotion_prs "")" || die "could not list open pull requests"
   for n in $stale; do
     gh pr close "$n" --delete-branch --comment "Closed: $env already runs \`$ref\`, the same version as $from."
@@ -63,28 +77,29 @@ if git diff --quiet; then
   gh_output pr ""
   exit 0
 fi
-git checkout --quiet -- "$(version_file "$env")"
-
-ref="$(image_ref_of "$(version_file "$from")")"
-pin="${ref##*@sha256:}"
-if [[ "$pin" == "$ref" ]]; then pin="${ref##*:}"; else pin="${pin:0:12}"; fi
-pin="$(tr -c 'A-Za-z0-9._-' '-' <<<"$pin" | sed 's/-*$//')"
-branch="$prefix$pin"
-
-git switch --quiet -C "$branch"
-"$here/promote.sh" --commit "$env"
 git push --quiet --force origin "HEAD:refs/heads/$branch"
 
 body="$(mktemp)"
 trap 'rm -f -- "$body" "$body.diff"' EXIT
-"$here/diff-overlays.sh" --markdown "$body.diff" --max-chars 50000 "$base_sha" HEAD >/dev/null
 # shellcheck disable=SC2016 # backticks are markdown
-{
-  printf 'Promotes `%s` to **%s** by copying `%s` to `%s` (nothing else changes).\n\n' \
-    "$ref" "$env" "$(version_file "$from")" "$(version_file "$env")"
-  printf 'Opened by the promote workflow; merging it lets Argo CD sync %s. Older promotion PRs for %s are closed automatically.\n\n' "$env" "$env"
-  cat "$body.diff"
-} >"$body"
+if [[ "$env" == prod ]]; then
+  "$here/diff-overlays.sh" --target prod --markdown "$body.diff" --max-chars 50000 "$running" HEAD >/dev/null
+  {
+    printf 'Pins **prod** (`%s`) to `%s`: image `%s` (staging'"'"'s version) with the manifests of that commit.\n\n' \
+      "$PROD_APPLICATION" "$(git rev-parse HEAD~1)" "$ref"
+    printf 'prod runs `%s` until then. The diff below is everything prod gets, base and component changes included: its rendered manifests at `%s` and at this branch. Merge with a merge commit (the pinned commit must stay on main), then a person syncs prod outside the freeze window. Older promotion PRs for prod are closed automatically.\n\n' \
+      "${running:0:12}" "${running:0:12}"
+    cat "$body.diff"
+  } >"$body"
+else
+  "$here/diff-overlays.sh" --markdown "$body.diff" --max-chars 50000 "$base_sha" HEAD >/dev/null
+  {
+    printf 'Promotes `%s` to **%s** by copying `%s` to `%s` (nothing else changes).\n\n' \
+      "$ref" "$env" "$(version_file "$from")" "$(version_file "$env")"
+    printf 'Opened by the promote workflow; merging it lets Argo CD sync %s. Older promotion PRs for %s are closed automatically.\n\n' "$env" "$env"
+    cat "$body.diff"
+  } >"$body"
+fi
 
 title="Promote gold-platform to $env: ${ref##*/}"
 existing="$(gh pr list --state open --base "$base_branch" --head "$branch" --json number --jq '.[0].number // empty')" ||

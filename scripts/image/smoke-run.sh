@@ -22,6 +22,9 @@ probe() { python3 "$IMAGE_DIR/probe.py" "$@"; }
 GRACE=20
 PORT="$(probe free-port)"
 BASE_URL="http://127.0.0.1:$PORT"
+METRICS_PORT="$(probe free-port)"
+[ "$METRICS_PORT" != "$PORT" ] || METRICS_PORT="$(probe free-port)"
+METRICS_URL="http://127.0.0.1:$METRICS_PORT/metrics"
 NS="gold-smoke"
 RUN_ID="$$"
 SVC="svc-$RUN_ID"
@@ -46,6 +49,9 @@ OPERATOR_KEY="smoke-operator-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \
         echo "DATABASE_URL=$DATABASE_URL"
         if [ -n "${REDIS_URL:-}" ]; then echo "REDIS_URL=$REDIS_URL"; fi
         echo "PORT=$PORT"
+        # Host networking: the metrics listener stays on loopback here.
+        echo "METRICS_HOST=127.0.0.1"
+        echo "METRICS_PORT=$METRICS_PORT"
         echo "WEB_CONCURRENCY=2"
         echo "GRACEFUL_TIMEOUT_SECONDS=$GRACE"
         echo "LOG_FORMAT=json"
@@ -158,7 +164,7 @@ figure "containerd: user / root fs / capabilities" "uid 1000, read-only, none"
 # Real API calls through PostgreSQL (and Redis): the operator publishes a
 # rate, a partner created with the image's own CLI reads it back. Keys travel
 # in environment variables, never in argv. Then the OpenAPI document and the
-# metrics (multiprocess files in the tmpfs /tmp).
+# metrics (multiprocess files in the tmpfs /tmp) on the metrics port.
 log "API: POST /v1/admin/rates (operator), create-partner (CLI), GET /v1/rates/current (partner)"
 API_OPERATOR_KEY="$OPERATOR_KEY" probe request POST "$BASE_URL/v1/admin/rates" \
     --bearer-env API_OPERATOR_KEY --json '{"buy_price": "6543.21", "sell_price": "6400.00"}' \
@@ -176,7 +182,9 @@ probe request GET "$BASE_URL/v1/rates/current" --expect 401 > /dev/null \
     || die "GET /v1/rates/current without a key was not 401"
 figure "API under containerd" "rate published (201), read by a new partner (200), no key 401"
 probe get "$BASE_URL/v1/openapi.json" | sed 's/^/[image]   openapi: /'
-probe get "$BASE_URL/metrics" | sed 's/^/[image]   metrics: /'
+probe get "$METRICS_URL" | sed 's/^/[image]   metrics: /'
+probe get "$BASE_URL/metrics" --expect 404 > /dev/null || die "the API port serves /metrics"
+figure "metrics" "on their own port ($METRICS_PORT); 404 on the API port"
 
 # The image's HEALTHCHECK command, run inside the container as containerd
 # would for an exec probe (containerd itself ignores HEALTHCHECK).

@@ -29,6 +29,8 @@ ENVIRONMENTS = ("dev", "staging", "prod")
 PROTECTED_ENVIRONMENTS = ("staging", "prod")
 REPO_URL = "https://github.com/gold-platform/gold-platform.git"
 TARGET_REVISION = "main"
+# prod runs the commit its promotion PR pinned (scripts/gitops/promote.sh --commit prod).
+PINNED_ENVIRONMENTS = ("prod",)
 BACKEND_IMAGE = "ghcr.io/gold-platform/gold-platform"
 ACME_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
 ACME_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
@@ -43,6 +45,8 @@ DEPRECATED_KUSTOMIZE_FIELDS = (
     "imageTags",
 )
 NOTIFICATION_TRIGGERS = ("on-sync-failed", "on-health-degraded")
+# prod changes only when a person syncs it: it also says when it is deployed.
+PROD_NOTIFICATION_TRIGGERS = (*NOTIFICATION_TRIGGERS, "on-deployed")
 CLUSTER_SCOPED_KINDS = {
     "Namespace",
     "ClusterRole",
@@ -624,12 +628,19 @@ def check_argocd(
         app_path = source.get("path", "")
         if source.get("repoURL") != REPO_URL:
             out.append(Violation(where, oid, "argocd-source", f"repoURL must be {REPO_URL}"))
-        if source.get("targetRevision") != TARGET_REVISION:
+        env = app_path.removeprefix("kustomize/overlays/") if app_path else ""
+        if env in PINNED_ENVIRONMENTS:
+            if not re.fullmatch(r"[0-9a-f]{40}", str(source.get("targetRevision", ""))):
+                out.append(
+                    Violation(
+                        where, oid, "argocd-source", "targetRevision must be a full commit SHA"
+                    )
+                )
+        elif source.get("targetRevision") != TARGET_REVISION:
             out.append(
                 Violation(where, oid, "argocd-source", f"targetRevision must be {TARGET_REVISION}")
             )
         target = root / app_path
-        env = app_path.removeprefix("kustomize/overlays/") if app_path else ""
         if not app_path or not target.is_dir():
             out.append(
                 Violation(where, oid, "argocd-path", f"source path {app_path!r} does not exist")
@@ -734,7 +745,7 @@ def check_environment_app(where: str, oid: str, env: str, app: dict) -> list[Vio
     automatically with prune and self-heal."""
     out = []
     notes = annotations(app)
-    for trigger in NOTIFICATION_TRIGGERS:
+    for trigger in PROD_NOTIFICATION_TRIGGERS if env == "prod" else NOTIFICATION_TRIGGERS:
         if not any(k.startswith(f"notifications.argoproj.io/subscribe.{trigger}.") for k in notes):
             out.append(
                 Violation(where, oid, "argocd-notifications", f"no subscription for {trigger}")

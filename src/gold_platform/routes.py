@@ -28,7 +28,6 @@ API_ROUTES = {
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/health", health.live, name="health")
     app.router.add_get("/health/ready", health.ready, name="ready")
-    app.router.add_get("/metrics", health.metrics, name="metrics")
     for (method, path), handler in API_ROUTES.items():
         app.router.add_route(method, path, handler)
     docs.add_routes(app)

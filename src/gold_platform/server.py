@@ -6,6 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
+from aiohttp import web
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger as GunicornLogger
 
@@ -52,6 +53,7 @@ class _Gunicorn(BaseApplication):
             "worker_tmp_dir": "/tmp",
             # Import and build the app once in the master; workers fork ready to
             # serve. Pools and clients open per worker, in cleanup_ctx, after fork.
+            # The metrics socket is bound there too (once: see with_metrics).
             "preload_app": True,
         }.items():
             self.cfg.set(key, value)
@@ -63,7 +65,29 @@ class _Gunicorn(BaseApplication):
     def load(self):
         from .app import create_app
 
-        return create_app(self._settings)
+        return with_metrics(create_app(self._settings), self._settings)
+
+
+def with_metrics(app: web.Application, settings: Settings) -> web.Application:
+    """Binds METRICS_HOST:METRICS_PORT now and serves /metrics there while `app` runs.
+
+    Under gunicorn this runs in the master (preload_app), so the workers inherit
+    one listening socket, as they do the API's, and whichever worker accepts a
+    scrape answers for all of them (multiprocess collector).
+    """
+    from .observability.metrics import bind_metrics_socket, serve_metrics
+
+    where = f"{settings.metrics_host}:{settings.metrics_port}"
+    try:
+        sock = bind_metrics_socket(settings.metrics_host, settings.metrics_port)
+    except OSError as exc:
+        raise SystemExit(
+            f"gold-platform: cannot serve metrics on {where} (METRICS_HOST, METRICS_PORT): "
+            f"{os.strerror(exc.errno) if exc.errno else exc}"
+        ) from None
+    # First in, last out: scrapes keep working while the pool closes on shutdown.
+    app.cleanup_ctx.insert(0, serve_metrics(sock))
+    return app
 
 
 def prepare_metrics_dir() -> None:
@@ -81,14 +105,15 @@ def serve(settings: Settings) -> None:
 
 
 def _run_dev_app() -> None:
-    from aiohttp import web
-
     from .app import create_app
 
     settings = Settings.from_env()
-    listening = f"listening on http://{settings.host}:{settings.port}"
+    listening = (
+        f"metrics on http://{settings.metrics_host}:{settings.metrics_port}/metrics\n"
+        f"listening on http://{settings.host}:{settings.port}"
+    )
     web.run_app(
-        create_app(settings),
+        with_metrics(create_app(settings), settings),
         host=settings.host,
         port=settings.port,
         print=lambda _: print(listening, flush=True),  # once bound, after each reload

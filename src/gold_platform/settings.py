@@ -37,6 +37,10 @@ class Settings:
     web_concurrency: int = 4
     host: str = "0.0.0.0"
     port: int = 8080
+    # Prometheus metrics have their own listener, never the public API port;
+    # loopback unless told otherwise (the image sets 0.0.0.0 for the scraper).
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9090
     graceful_timeout_seconds: int = 20
     migrations_dir: Path = REPO_MIGRATIONS_DIR
     operator_api_key: str | None = field(default=None, repr=False)
@@ -72,6 +76,8 @@ class Settings:
             web_concurrency=reader.get("WEB_CONCURRENCY", _int_between(1, 64), 4),
             host=reader.get("HOST", _non_empty, "0.0.0.0"),
             port=reader.get("PORT", _int_between(1, 65535), 8080),
+            metrics_host=reader.get("METRICS_HOST", _non_empty, "127.0.0.1"),
+            metrics_port=reader.get("METRICS_PORT", _int_between(1, 65535), 9090),
             graceful_timeout_seconds=reader.get(
                 "GRACEFUL_TIMEOUT_SECONDS", _int_between(1, 600), 20
             ),
@@ -95,6 +101,8 @@ class Settings:
                 "IDEMPOTENCY_KEY_TTL_HOURS", _int_between(1, 8760), 24
             ),
         )
+        if settings.metrics_port == settings.port:
+            reader.error(f"METRICS_PORT={settings.metrics_port}: must differ from PORT")
         reader.raise_errors()
         return settings
 
@@ -119,6 +127,9 @@ class _Reader:
         except (ValueError, InvalidOperation) as exc:
             self._errors.append(f"{name}={_redact(name, raw)!s}: {exc}")
             return default  # type: ignore[return-value]
+
+    def error(self, message: str) -> None:
+        self._errors.append(message)
 
     def raise_errors(self) -> None:
         if self._errors:

@@ -77,7 +77,11 @@ def test_network_policies_accepted_and_enforced_where_the_plugin_can(deployed):
     if ENFORCED:
         assert not probe(LOAD_NAMESPACE, "e2e-probe-stranger", {}, backend, 8080)
         assert not probe(LOAD_NAMESPACE, "e2e-probe-db", ingress_labels, database, 5432)
-        enforcement = "enforced: stranger -> backend and ingress -> PostgreSQL refused"
+        # The ingress controller reaches the API port only, never the metrics port.
+        assert not probe(LOAD_NAMESPACE, "e2e-probe-metrics", ingress_labels, backend, 9090)
+        enforcement = (
+            "enforced: stranger -> backend, ingress -> PostgreSQL and ingress -> metrics refused"
+        )
     else:
         enforcement = "not enforced here (the CNI bridge plugin has no NetworkPolicy support)"
     figure(

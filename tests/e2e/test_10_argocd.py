@@ -260,17 +260,30 @@ def test_1_bootstrap_syncs_dev_in_wave_order_and_replaces_the_hook(deployment):
     host = ingress["spec"]["rules"][0]["host"]
     issued = ssl.PEM_cert_to_DER_cert(secret_value("gold-platform-tls", "tls.crt"))
     assert served_certificate(host) == issued
-    served = subprocess.run(
-        ["curl", "-fsS", "--insecure", "--resolve", f"{host}:{INGRESS_HTTPS_PORT}:127.0.0.1",
-         f"https://{host}:{INGRESS_HTTPS_PORT}/health/ready"],
-        capture_output=True, text=True, timeout=30, check=False,
-    )  # fmt: skip
-    assert served.returncode == 0, served.stderr
+
+    # Only the API is routed: its OpenAPI document answers, the probes and
+    # the metrics are not reachable through the ingress controller.
+    def through_ingress(path: str) -> str:
+        done = subprocess.run(
+            ["curl", "-sS", "--insecure", "-o", "/dev/null", "-w", "%{http_code}",
+             "--resolve", f"{host}:{INGRESS_HTTPS_PORT}:127.0.0.1",
+             f"https://{host}:{INGRESS_HTTPS_PORT}{path}"],
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert through_ingress("/v1/openapi.json") == "200"
+    assert {p: through_ingress(p) for p in ("/health/ready", "/metrics")} == {
+        "/health/ready": "404",
+        "/metrics": "404",
+    }
 
     figure("10.1 Argo CD bootstrap: root app to dev Synced and Healthy", f"{synced_s:.0f} s")
     figure(
         "10.1 Argo CD dev over HTTPS",
-        f"https://{host} through the ingress controller, cert-manager's certificate",
+        f"https://{host}/v1 through the ingress controller (probes and metrics 404), "
+        "cert-manager's certificate",
     )
     figure("10.1 Argo CD waves in order", " ".join(str(w) for w in seen))
 
@@ -325,9 +338,9 @@ def commit_and_push(message: str, *paths: str) -> str:
     return git("rev-parse", "HEAD")
 
 
-def revert_and_push(app: str = DEV_APP) -> str:
-    """Revert the last commit, push, and tell Argo CD (as a webhook would)."""
-    git("revert", "--no-edit", "HEAD")
+def revert_and_push(app: str = DEV_APP, commit: str = "HEAD") -> str:
+    """Revert a commit (the last one), push, and tell Argo CD (as a webhook would)."""
+    git("revert", "--no-edit", commit)
     git("push", "--quiet", "origin", "HEAD")
     refresh(app)
     return git("rev-parse", "HEAD")
@@ -535,22 +548,40 @@ def freeze_window_status() -> str:
     return listing.stdout.splitlines()[1].split()[1]  # row 0: ID, STATUS, ...
 
 
-def test_7_prod_waits_for_a_person_and_the_freeze_window_refuses_even_them(deployed):
+def prod_pin() -> str:
+    app = yaml.safe_load((WORK_TREE / "argocd/apps/prod.yaml").read_text())
+    return app["spec"]["source"]["targetRevision"]
+
+
+def test_7_prod_runs_the_promoted_commit_when_a_person_syncs_outside_the_freeze(deployed):
     # A release promoted the way the project does it: dev -> staging -> prod.
+    # prod's promotion is two commits: the version file, then prod's
+    # Application pinned to that commit.
     gitops_script("promote.sh", "--commit", "staging")
     gitops_script("promote.sh", "--commit", "prod")
+    promoted = git("rev-parse", "HEAD~1")
+    assert prod_pin() == promoted
     git("push", "--quiet", "origin", "HEAD")
-    promoted = git("rev-parse", "HEAD")
-    refresh(PROD_APP)
+    refresh("gold-platform-root")  # it carries prod's Application, and so the pin
 
     def compared_at_promoted():
         app = application(PROD_APP)
-        return app.get("status", {}).get("sync", {}).get("revision") == promoted and app
+        return (
+            app["spec"]["source"]["targetRevision"] == promoted
+            and app.get("status", {}).get("sync", {}).get("revision") == promoted
+            and app
+        )
 
-    app = wait_until("prod compared at the promoted commit", compared_at_promoted, 180)
+    app = wait_until("prod pinned and compared at the promoted commit", compared_at_promoted, 180)
     assert app["status"]["sync"]["status"] == "OutOfSync"
     assert "operationState" not in app["status"], app["status"]["operationState"]
     assert not kubectl_json("-n", "gold-platform-prod", "get", "deployments")["items"]
+
+    # main moves on: a base change merged after the promotion is not prod's.
+    base = "kustomize/base/backend/deployment.yaml"
+    edit(base, "revisionHistoryLimit: 5", "revisionHistoryLimit: 6")
+    unpromoted = commit_and_push("base: keep one more ReplicaSet (not promoted)", base)
+    refresh(PROD_APP)
 
     # The freeze, moved to now: the same deny window, starting two minutes ago.
     start = time.gmtime(time.time() - 120)
@@ -563,19 +594,26 @@ def test_7_prod_waits_for_a_person_and_the_freeze_window_refuses_even_them(deplo
     assert refused.returncode != 0, refused.stdout
     assert "blocked by sync window" in refused.stdout + refused.stderr, refused.stderr
     assert "operationState" not in application(PROD_APP)["status"]
+    assert application(PROD_APP)["status"]["sync"]["revision"] == promoted
 
     revert_and_push("gold-platform-root")
     wait_until("the freeze lifted", lambda: freeze_window_status() == "Inactive", 180)
-    # The manual sync deploys the promoted commit. Only the backend's
-    # Deployment: prod's Secret comes from External Secrets, which this
-    # cluster does not run, so a whole prod sync waits at its first wave.
+    # The manual sync deploys the promoted commit, not main's tip. Only the
+    # backend's Deployment: prod's Secret comes from External Secrets, which
+    # this cluster does not run, so a whole prod sync waits at its first wave.
     synced = argocd_cli("app", "sync", PROD_APP, "--resource", deployment, "--timeout", "120")
     prod = kubectl_json("-n", "gold-platform-prod", "get", "deployment", "gold-platform")
     image = prod["spec"]["template"]["spec"]["containers"][0]["image"]
     state = application(PROD_APP)["status"]["operationState"]
     kubectl("delete", "namespace", "gold-platform-prod", "--wait=true", timeout=300)
+    settle(revert_and_push(commit=unpromoted))
     assert state["phase"] == "Succeeded", synced.stdout + synced.stderr
-    assert state["syncResult"]["revision"] == git("rev-parse", "HEAD"), state
+    assert state["syncResult"]["revision"] == promoted != git("rev-parse", "HEAD"), state
+    assert prod["spec"]["revisionHistoryLimit"] == 5, "an unpromoted base change reached prod"
     digest = (ROOT / ".state" / "cluster-images" / "next-release.digest").read_text().strip()
     assert image == f"ghcr.io/gold-platform/gold-platform@{digest}", image
-    figure("10.7 Argo CD prod gate", "OutOfSync until synced by hand; refused in the freeze window")
+    figure(
+        "10.7 Argo CD prod gate",
+        "pinned to the promoted commit (main's later base change not deployed); "
+        "OutOfSync until synced by hand; refused in the freeze window",
+    )

@@ -15,6 +15,7 @@ from tests.gitops.helpers import (
     IMAGE_REPO,
     INITIAL_PIN,
     OVERLAY,
+    PROD_APP,
     SERVICE,
     VERSION,
     Repo,
@@ -47,5 +48,10 @@ def repo(tmp_path: Path, kustomize: str) -> Repo:
         r.write(version_path(e), VERSION.format(env=e, repo=IMAGE_REPO, pin=INITIAL_PIN[e]))
         r.write(f"argocd/apps/{e}.yaml", ARGOCD_APP.format(env=e))
     r.write("README.md", "fixture\n")
-    r.commit_all("initial tree")
+    initial = r.commit_all("initial tree")
+    # prod runs a pinned commit (argocd/apps/prod.yaml), as in the repository.
+    r.write(
+        PROD_APP, r.read(PROD_APP).replace("targetRevision: main", f"targetRevision: {initial}")
+    )
+    r.commit_all("pin prod to the initial tree")
     return r

@@ -12,9 +12,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "scripts" / "gitops"
@@ -110,6 +112,8 @@ spec:
     namespace: gold-{env}
 """
 
+PROD_APP = "argocd/apps/prod.yaml"
+
 INITIAL_PIN = {
     "dev": "digest: sha256:" + "1" * 64,
     "staging": "digest: sha256:" + "2" * 64,
@@ -190,15 +194,32 @@ class Repo:
         out = self.git("status", "--porcelain", "--untracked-files=all", strip=False)
         return [line for line in out.splitlines() if line]
 
-    def build(self, kustomize: str, env: str) -> str:
+    def build(self, kustomize: str, env: str, at: str | None = None) -> str:
+        """The overlay rendered from the work tree, or from commit `at`."""
+        tree = self.path
+        if at is not None:
+            tree = Path(tempfile.mkdtemp(dir=self.path.parent))
+            archive = subprocess.run(
+                ["git", "archive", at, "kustomize"],
+                cwd=self.path,
+                env=self.env,
+                capture_output=True,
+            )
+            assert archive.returncode == 0, archive.stderr
+            subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
         res = subprocess.run(
             [kustomize, "build", f"kustomize/overlays/{env}"],
-            cwd=self.path,
+            cwd=tree,
             text=True,
             capture_output=True,
         )
         assert res.returncode == 0, f"kustomize build {env} failed: {res.stderr}"
         return res.stdout
+
+    def prod_pin(self, at: str = "HEAD") -> str:
+        """The commit prod's Application is pinned to, as of commit `at`."""
+        app = yaml.safe_load(self.git("show", f"{at}:{PROD_APP}"))
+        return app["spec"]["source"]["targetRevision"]
 
 
 def version_path(env: str) -> str:

@@ -64,6 +64,24 @@ def test_change_to_one_environment_is_shown_for_that_environment_only(repo: Repo
     assert "+  replicas: 5" in md
 
 
+def test_target_limits_the_diff_to_one_environment(repo: Repo):
+    base = repo.git("rev-parse", "HEAD")
+    for env in ("staging", "prod"):
+        overlay = f"kustomize/overlays/{env}/kustomization.yaml"
+        repo.write(overlay, repo.read(overlay).replace("value: ", "value: 1"))
+    head = repo.commit_all("staging and prod: more replicas")
+
+    res, md = run_diff(repo, "--target", "prod", base, head)
+
+    assert res.returncode == 0, res.stderr
+    assert "== prod: changed" in res.stdout and "== staging" not in res.stdout
+    assert "rendered manifests changed in: prod (unchanged: none)" in res.stdout
+    assert "| `prod` | **changed**" in md and "`staging`" not in md
+    unknown = repo.run("diff-overlays.sh", "--target", "qa", base, head)
+    assert unknown.returncode != 0
+    assert "target 'qa' exists at neither revision" in unknown.stderr
+
+
 def test_formatting_only_changes_report_no_change(repo: Repo):
     base = repo.git("rev-parse", "HEAD")
     repo.write("kustomize/base/deployment.yaml", DEPLOYMENT_REFORMATTED)
@@ -183,6 +201,7 @@ def test_render_failure_at_head_fails_with_a_message(repo: Repo):
         (["HEAD", "HEAD", "HEAD"], "unexpected argument"),
         (["--max-chars", "lots", "HEAD"], "--max-chars needs a number"),
         (["--markdown"], "--markdown needs a file"),
+        (["--target"], "--target needs an overlay name"),
         (["--run-url", "javascript:alert(1)", "HEAD"], "--run-url needs an http(s) URL"),
         (["--bogus", "HEAD"], "unknown option"),
     ],

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.gitops.helpers import Repo, version_path
+from tests.gitops.helpers import PROD_APP, Repo, version_path
 
 MARKER = "<!-- gold-platform:manifests-diff -->"
 SHA = "a" * 40
@@ -115,6 +115,43 @@ def test_promotion_pr_opens_one_pr_and_closes_stale_ones(repo: Repo, remote: Pat
     assert repo.status() == []
 
 
+def test_prod_promotion_pr_carries_the_pin_and_shows_what_prod_gets(
+    repo: Repo, remote: Path, gh, kustomize: str
+):
+    running = repo.prod_pin()
+    # A base change merged since prod's pin: it rides with this promotion, so
+    # the PR shows it (main's own diff would show only the image).
+    path = "kustomize/base/service.yaml"
+    repo.write(path, repo.read(path).replace("      port: 80\n", "      port: 8080\n"))
+    repo.commit_all("base: the Service listens on 8080")
+    repo.git("push", "-q", "origin", "main")
+
+    res = repo.run("promotion-pr.sh", "prod", extra_env=gh.env(repo))
+
+    assert res.returncode == 0, res.stderr
+    branch = "promote/prod/" + "2" * 12
+    (pr,) = gh.load()["prs"]
+    assert pr["headRefName"] == branch
+    log = subprocess.run(
+        ["git", "--git-dir", str(remote), "log", "--format=%H %s", f"main..{branch}"],
+        text=True, capture_output=True, check=True, env=repo.env,
+    ).stdout.splitlines()  # fmt: skip
+    (pin_commit, pin_subject), (version_commit, version_subject) = (
+        line.split(" ", 1) for line in log
+    )
+    assert version_subject.startswith("gitops(prod): promote")
+    assert pin_subject == f"gitops(prod): deploy {version_commit[:12]}"
+    assert f"targetRevision: {version_commit}" in remote_show(repo, remote, f"{branch}:{PROD_APP}")
+    # The body: prod's rendered manifests from the commit it runs to the new pin.
+    body = pr["body"]
+    assert f"prod runs `{running[:12]}` until then" in body
+    assert f"`{running[:12]}` → `{pin_commit[:12]}`" in body
+    assert "| `prod` | **changed**" in body and "`staging`" not in body
+    assert "+    port: 8080" in body and "@sha256:" + "2" * 64 in body
+    assert "Merge with a merge commit" in body
+    assert repo.status() == []
+
+
 def test_promotion_pr_reuses_the_open_pr_of_the_same_version(repo: Repo, remote: Path, gh):
     assert repo.run("promotion-pr.sh", "staging", extra_env=gh.env(repo)).returncode == 0
     repo.git("checkout", "-q", "main")
@@ -129,7 +166,9 @@ def test_promotion_pr_reuses_the_open_pr_of_the_same_version(repo: Repo, remote:
 
 def test_promotion_pr_with_nothing_to_promote_closes_open_prs(repo: Repo, remote: Path, gh):
     repo.write(version_path("prod"), repo.read(version_path("staging")))
-    repo.commit_all("prod already at staging's version")
+    promoted = repo.commit_all("prod already at staging's version")
+    repo.write(PROD_APP, repo.read(PROD_APP).replace(repo.prod_pin(), promoted))
+    repo.commit_all("prod pinned to it")
     gh.seed(
         prs=[
             {

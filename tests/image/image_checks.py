@@ -150,7 +150,7 @@ def test_healthcheck_and_default_command(image_config: dict) -> None:
         "HEALTHCHECK missing: podman must build with --format docker"
     )
     assert image_config.get("Cmd") == ["gold-platform", "serve"]
-    assert "8080/tcp" in (image_config.get("ExposedPorts") or {})
+    assert {"8080/tcp", "9090/tcp"} <= set(image_config.get("ExposedPorts") or {})
 
 
 def test_environment(image_config: dict) -> None:
@@ -158,6 +158,8 @@ def test_environment(image_config: dict) -> None:
     assert env["PATH"].startswith("/opt/venv/bin:")
     assert env["PYTHONDONTWRITEBYTECODE"] == "1"
     assert env["PYTHONUNBUFFERED"] == "1"
+    # The scraper reaches the metrics listener from outside the container.
+    assert env["METRICS_HOST"] == "0.0.0.0"
 
 
 def test_oci_labels(image_config: dict) -> None:

@@ -130,10 +130,13 @@ class Api:
             await self.call("GET", "/v1/admin/reconciliation", headers=OPERATOR, expect=200)
         ).body
 
-    async def metric(self, name: str, labels: str = "") -> float:
-        """Sum of a Prometheus sample over /metrics (e.g. 'cache_operations_total', 'result="error"')."""
-        reply = await self.call("GET", "/metrics")
-        return metric_value(reply.raw.decode(), name, labels)
+
+async def scrape(metrics_url: str, name: str, labels: str = "") -> float:
+    """Sum of a Prometheus sample at the metrics listener (e.g. 'cache_operations_total', 'result="error"')."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+        async with session.get(metrics_url) as response:
+            assert response.status == 200, (metrics_url, response.status)
+            return metric_value(await response.text(), name, labels)
 
 
 def metric_value(text: str, name: str, labels: str = "") -> float:

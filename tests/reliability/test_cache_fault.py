@@ -18,6 +18,7 @@ from tests.reliability.helpers import (
     Api,
     Probe,
     probe_readiness,
+    scrape,
     service_env,
     session_for,
     show_figures,
@@ -50,23 +51,31 @@ async def test_redis_killed_under_load(database_url, own_redis, tmp_path: Path):
                 )
             )
             await asyncio.sleep(2)
-            hits_before = await api.metric("cache_operations_total", 'result="hit"')
-            errors_before = await api.metric("cache_operations_total", 'result="error"')
+            hits_before = await scrape(
+                service.metrics_url, "cache_operations_total", 'result="hit"'
+            )
+            errors_before = await scrape(
+                service.metrics_url, "cache_operations_total", 'result="error"'
+            )
 
             fault_start = time.monotonic()
             own_redis.kill()
             await asyncio.sleep(5)
-            hits_down = await api.metric("cache_operations_total", 'result="hit"')
-            errors_down = await api.metric("cache_operations_total", 'result="error"')
+            hits_down = await scrape(service.metrics_url, "cache_operations_total", 'result="hit"')
+            errors_down = await scrape(
+                service.metrics_url, "cache_operations_total", 'result="error"'
+            )
 
             restoring = time.monotonic()
             await asyncio.to_thread(own_redis.start)
             fault_end = time.monotonic()
             await asyncio.sleep(4)
-            hits_back = await api.metric("cache_operations_total", 'result="hit"')
-            errors_back = await api.metric("cache_operations_total", 'result="error"')
+            hits_back = await scrape(service.metrics_url, "cache_operations_total", 'result="hit"')
+            errors_back = await scrape(
+                service.metrics_url, "cache_operations_total", 'result="error"'
+            )
             await asyncio.sleep(2)
-            hits_end = await api.metric("cache_operations_total", 'result="hit"')
+            hits_end = await scrape(service.metrics_url, "cache_operations_total", 'result="hit"')
             stop.set()
             report = await load
             await prober

@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 import yaml
 
-from tests.reliability.helpers import REPO, Api, service_env, session_for, show_figures
+from tests.reliability.helpers import REPO, Api, scrape, service_env, session_for, show_figures
 from tests.reliability.loadgen import run_load
 from tests.running_service import running_service, wait_until_ready
 
@@ -70,11 +70,6 @@ def _refuses_connections(port: int, within: float) -> float | None:
     return None
 
 
-async def _in_flight(base_url: str) -> float:
-    async with session_for(base_url) as session:
-        return await Api(session).metric("http_requests_in_flight")
-
-
 async def test_sigterm_lets_accepted_requests_finish(own_postgres, tmp_path: Path):
     graceful, termination = manifest_timing()
     env = service_env(
@@ -111,7 +106,7 @@ async def test_sigterm_lets_accepted_requests_finish(own_postgres, tmp_path: Pat
                 deadline = time.monotonic() + 5
                 in_flight = 0.0
                 while time.monotonic() < deadline:
-                    in_flight = await _in_flight(service.base_url) - 1  # minus the /metrics call
+                    in_flight = await scrape(service.metrics_url, "http_requests_in_flight")
                     if in_flight >= held:
                         break
                     await asyncio.sleep(0.05)

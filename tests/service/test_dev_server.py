@@ -5,7 +5,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -17,15 +16,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from gold_platform.devstack import free_ports
+
 pytestmark = pytest.mark.slow
 
 GOLD_PLATFORM = Path(sys.executable).with_name("gold-platform")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def listening_addresses(port: int) -> set[str]:
@@ -45,12 +40,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @contextmanager
 def dev_server(database_url: str, redis_url: str, env_file: Path, *extra: str):
-    """`gold-platform dev` on a free port; yields (port, its output so far)."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("HOST", "OPERATOR_API_KEY")} | {
+    """`gold-platform dev` on free ports; yields (port, metrics port, its output so far)."""
+    port, metrics_port = free_ports(2)
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("HOST", "METRICS_HOST", "OPERATOR_API_KEY")
+    } | {
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "PORT": str(port),
+        "METRICS_PORT": str(metrics_port),
     }
     server = subprocess.Popen(
         [
@@ -78,7 +76,7 @@ def dev_server(database_url: str, redis_url: str, env_file: Path, *extra: str):
             if line.strip() == want:
                 break
         assert output and output[-1].strip() == want, "".join(output)
-        yield port, "".join(output)
+        yield port, metrics_port, "".join(output)
     finally:
         os.killpg(server.pid, signal.SIGINT)
         try:
@@ -92,9 +90,14 @@ def test_dev_server_binds_loopback_prints_its_address_and_writes_the_keys(
     database_url, redis_url, tmp_path
 ):
     env_file = tmp_path / "run" / "dev.env"
-    with dev_server(database_url, redis_url, env_file) as (port, printed):
-        # Bound to 127.0.0.1 only (0100007F in /proc's little-endian hex).
+    with dev_server(database_url, redis_url, env_file) as (port, metrics_port, printed):
+        # Bound to 127.0.0.1 only (0100007F in /proc's little-endian hex), the
+        # metrics listener too, and it says where both are.
         assert listening_addresses(port) == {"0100007F"}, listening_addresses(port)
+        assert listening_addresses(metrics_port) == {"0100007F"}
+        assert f"metrics on http://127.0.0.1:{metrics_port}/metrics" in printed
+        metrics = requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10)
+        assert "# TYPE http_requests_total counter" in metrics.text
 
         assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
         exports = dict(
@@ -129,7 +132,7 @@ def readme_example() -> str:
 @pytest.mark.skipif(shutil.which("jq") is None, reason="the worked example uses jq")
 def test_the_readme_worked_example_runs_twice_in_a_fresh_shell(database_url, redis_url, tmp_path):
     env_file = tmp_path / ".state" / "run" / "dev.env"
-    with dev_server(database_url, redis_url, env_file, "--feed") as (port, _):
+    with dev_server(database_url, redis_url, env_file, "--feed") as (port, _, _):
         script = readme_example().replace("127.0.0.1:8080", f"127.0.0.1:{port}")
         assert ". .state/run/dev.env" in script
         assert str(port) in script, "the example no longer talks to 127.0.0.1:8080"

@@ -10,6 +10,7 @@ from pathlib import Path
 from gold_platform import migrations
 from gold_platform.app import create_app
 from gold_platform.devstack import free_port
+from gold_platform.observability.metrics import metrics_app
 from gold_platform.settings import REPO_MIGRATIONS_DIR
 
 NEXT_MIGRATION = Path(__file__).parents[2] / "scripts" / "cluster" / "next_migration.py"
@@ -163,10 +164,11 @@ async def test_request_id_is_echoed_or_generated(capsys, client):
     assert any(line["request_id"] == generated for line in access)
 
 
-async def test_metrics_use_route_templates(client):
+async def test_metrics_use_route_templates(client, aiohttp_client):
     await client.get("/health")
     await client.get("/no/such/route")
-    text = await (await client.get("/metrics")).text()
+    metrics = await aiohttp_client(metrics_app())
+    text = await (await metrics.get("/metrics")).text()
     assert 'http_requests_total{method="GET",route="/health",status="200"}' in text
     assert 'route="<unmatched>",status="404"' in text
     assert "/no/such/route" not in text

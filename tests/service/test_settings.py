@@ -16,6 +16,7 @@ def test_defaults_match_the_documented_ones():
     assert s.database_pool_max == 30
     assert s.web_concurrency == 4
     assert s.port == 8080
+    assert (s.metrics_host, s.metrics_port) == ("127.0.0.1", 9090)
     assert s.redis_url is None
     assert s.log_format == "json"
     assert s.buy_tax_rate == Decimal("0.03")
@@ -34,6 +35,11 @@ def test_defaults_match_the_documented_ones():
         ),
         ({"DATABASE_URL": URL, "DATABASE_POOL_SIZE": "0"}, "must be between 1 and 500"),
         ({"DATABASE_URL": URL, "PORT": "70000"}, "PORT=70000: must be between 1 and 65535"),
+        ({"DATABASE_URL": URL, "METRICS_PORT": "0"}, "METRICS_PORT=0: must be between 1 and 65535"),
+        (
+            {"DATABASE_URL": URL, "PORT": "9000", "METRICS_PORT": "9000"},
+            "METRICS_PORT=9000: must differ from PORT",
+        ),
         (
             {"DATABASE_URL": URL, "LOG_FORMAT": "xml"},
             "LOG_FORMAT=xml: must be one of json, console",

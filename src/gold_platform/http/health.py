@@ -1,4 +1,4 @@
-"""Probes and metrics: the endpoints the platform (kubelet, Prometheus) calls."""
+"""Probes: the endpoints the kubelet calls (metrics have their own port)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import psycopg2
 from aiohttp import web
 
 from ..db import autocommit
-from ..observability.metrics import render_latest
 from ..state import CACHE, DB_POOL, MIGRATIONS_HEAD
 
 READINESS_TIMEOUT_SECONDS = 2.0
@@ -58,10 +57,3 @@ async def ready(request: web.Request) -> web.Response:
     else:
         status, code = "ready", 200
     return web.json_response({"status": status, "checks": checks}, status=code)
-
-
-async def metrics(request: web.Request) -> web.Response:
-    body, content_type = render_latest()
-    response = web.Response(body=body)
-    response.headers["Content-Type"] = content_type
-    return response

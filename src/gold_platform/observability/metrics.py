@@ -1,15 +1,19 @@
-"""Prometheus metrics.
+"""Prometheus metrics, served on their own port (METRICS_PORT), never on the API's.
 
 Under gunicorn every worker is a separate process, so the client runs in
 multiprocess mode when PROMETHEUS_MULTIPROC_DIR is set (`gold-platform serve`
 sets it): each worker writes its samples to files in that folder and /metrics
-aggregates all of them, whichever worker answers.
+aggregates all of them, whichever worker answers. The master binds the
+metrics socket once, like the API's; every worker accepts on it.
 """
 
 from __future__ import annotations
 
 import os
+import socket
+from collections.abc import AsyncIterator, Callable
 
+from aiohttp import web
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -55,3 +59,35 @@ def render_latest() -> tuple[bytes, str]:
     from prometheus_client import REGISTRY
 
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    body, content_type = render_latest()
+    response = web.Response(body=body)
+    response.headers["Content-Type"] = content_type
+    return response
+
+
+def metrics_app() -> web.Application:
+    """GET /metrics and nothing else (no middlewares: scrapes are not API traffic)."""
+    app = web.Application()
+    app.router.add_get("/metrics", _metrics)
+    return app
+
+
+def bind_metrics_socket(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before gunicorn forks so workers share it."""
+    return socket.create_server((host, port), backlog=128)
+
+
+def serve_metrics(sock: socket.socket) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup_ctx that serves metrics_app() on `sock` while the app runs."""
+
+    async def serving(_app: web.Application) -> AsyncIterator[None]:
+        runner = web.AppRunner(metrics_app(), handle_signals=False, access_log=None)
+        await runner.setup()
+        await web.SockSite(runner, sock).start()
+        yield
+        await runner.cleanup()
+
+    return serving
