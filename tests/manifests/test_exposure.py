@@ -108,6 +108,12 @@ def test_prometheus_scrapes_the_metrics_port_and_only_that(rendered, env):
     assert target_port(scraped, ports) == ports["metrics"]
 
 
+def selects(selector: dict, labels: dict) -> bool:
+    """Whether a NetworkPolicy's podSelector (matchLabels only here) picks pods with `labels`."""
+    match = selector.get("matchLabels") or {}
+    return bool(match) and all(labels.get(k) == v for k, v in match.items())
+
+
 def allowed_ports(docs: list[dict], from_namespace: str) -> set[int]:
     """Backend ports that NetworkPolicies open to pods of `from_namespace`."""
     deployment = policy.backend(docs)
@@ -115,7 +121,7 @@ def allowed_ports(docs: list[dict], from_namespace: str) -> set[int]:
     ports = container_ports(deployment)
     opened: set[int] = set()
     for netpol in policy.of_kind(docs, "NetworkPolicy"):
-        if not policy.labels_match(netpol["spec"]["podSelector"], labels):
+        if not selects(netpol["spec"]["podSelector"], labels):
             continue
         for rule in netpol["spec"].get("ingress") or []:
             sources = {

@@ -54,4 +54,4 @@ def test_the_pinned_commit_is_on_this_history_and_its_prod_overlay_builds(
     with tarfile.open(fileobj=BytesIO(archive.stdout)) as tar:
         tar.extractall(tmp_path, filter="data")
     docs = tools.build(tmp_path / "kustomize" / "overlays" / "prod")
-    assert policy.RULES["image-pinned"]("prod", docs) == []
+    assert policy.RULES["backend-image"]("prod", docs) == []
