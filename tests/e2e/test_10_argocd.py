@@ -617,3 +617,67 @@ def test_7_prod_runs_the_promoted_commit_when_a_person_syncs_outside_the_freeze(
         "pinned to the promoted commit (main's later base change not deployed); "
         "OutOfSync until synced by hand; refused in the freeze window",
     )
+
+
+def pod(image: str, *, hardened: bool) -> str:
+    """A pod Pod Security "restricted" admits; `hardened` adds what only the
+    admission policies ask for (read-only root, limits) to a pinned image."""
+    container = {
+        "name": "main",
+        "image": image,
+        "command": ["sleep", "3600"],
+        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+    }
+    if hardened:
+        container["securityContext"]["readOnlyRootFilesystem"] = True
+        container["resources"] = {"limits": {"cpu": "100m", "memory": "64Mi"}}
+    return json.dumps({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "admission-probe", "namespace": NAMESPACE},
+        "spec": {
+            "securityContext": {
+                "runAsNonRoot": True, "runAsUser": 1000, "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "containers": [container],
+        },
+    })  # fmt: skip
+
+
+def server_dry_run(manifest: str) -> subprocess.CompletedProcess:
+    """Create through the API server with every admission step, storing nothing."""
+    return subprocess.run(
+        ["kubectl", "create", "--dry-run=server", "-f", "-"],
+        input=manifest,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_8_the_api_server_enforces_the_admission_policies_argo_cd_synced(deployed):
+    def policies_synced():
+        status = application("gold-platform-admission-policies").get("status", {})
+        return (
+            status.get("sync", {}).get("status") == "Synced"
+            and status.get("health", {}).get("status") == "Healthy"
+        )
+
+    wait_until("the admission policies' Application Synced and Healthy", policies_synced, 300)
+    bindings = kubectl_json("get", "validatingadmissionpolicybindings")["items"]
+    assert {"gold-platform-pod-hardening", "gold-platform-image-digest"} <= {
+        b["metadata"]["name"] for b in bindings
+    }
+
+    refused = server_dry_run(pod("localhost/gold-platform:latest", hardened=False))
+    assert refused.returncode != 0, refused.stdout
+    assert "ValidatingAdmissionPolicy 'gold-platform-pod-hardening'" in refused.stderr, (
+        refused.stderr
+    )
+    admitted = server_dry_run(pod("localhost/gold-platform:e2e-1", hardened=True))
+    assert admitted.returncode == 0, admitted.stderr
+    figure(
+        "10.8 admission policies (synced by Argo CD)",
+        "a pod Pod Security admits, unhardened: refused by the API server; hardened: admitted",
+    )
