@@ -8,13 +8,14 @@ KUBE_SCORE_VERSION          ?= v1.20.0
 CHECKOV_VERSION             ?= 3.3.30
 # Kubernetes version the manifests are validated against (schemas from kubernetes-validate).
 KUBERNETES_VERSION          ?= 1.33.0
-# CRD schemas (Argo CD, cert-manager, Prometheus Operator, External Secrets):
+# CRD schemas (Argo CD, cert-manager, Prometheus Operator, External Secrets,
+# policy-controller):
 # generated from the pinned releases' own CRDs (scripts/cluster/versions.env,
 # fetched from the Go module proxy) into a cache outside the clone, laid out
 # as {group}/{kind}_{version}.json. Override with a kubeconform template or
 # another such folder, e.g. the public CRDs-catalog's URL template.
 GOLD_CACHE_DIR              ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/gold-platform
-CRD_VERSIONS_KEY            := $(shell sed -n 's/^\(ARGOCD\|CERT_MANAGER\|EXTERNAL_SECRETS\|PROMETHEUS_OPERATOR\)_VERSION=//p' scripts/cluster/versions.env | tr '\n' '-')
+CRD_VERSIONS_KEY            := $(shell sed -n 's/^\(ARGOCD\|CERT_MANAGER\|EXTERNAL_SECRETS\|PROMETHEUS_OPERATOR\|POLICY_CONTROLLER\)_VERSION=//p' scripts/cluster/versions.env | tr '\n' '-')
 CRD_SCHEMA_DIR              := $(GOLD_CACHE_DIR)/crd-schemas/$(CRD_VERSIONS_KEY)v1
 CRD_SCHEMA_LOCATION         ?= $(CRD_SCHEMA_DIR)
 

@@ -2,9 +2,11 @@
 # The cluster add-ons that the manifests' Ingress and Issuer need to become
 # Healthy, as on any production cluster: an ingress controller serving the
 # `nginx` IngressClass (Traefik v3 with its ingress-nginx provider) and
-# cert-manager's controller. Both are real upstream releases built by
-# build.sh, running as host processes with their own client certificates;
-# everything listens on 127.0.0.1.
+# cert-manager's controller, both host processes with their own client
+# certificates listening on 127.0.0.1. And what staging and prod rely on
+# for signed images: an OCI registry and Sigstore's policy-controller,
+# which run as pods (the API server calls the webhook through its Service).
+# All are real upstream releases built by build.sh.
 #
 # Usage: addons.sh start   (called by up.sh with KUBECONFIG set, ARGOCD=1)
 set -euo pipefail
@@ -46,3 +48,46 @@ kubectl apply --server-side -f "$ROOT/cluster/addons/cert-manager.yaml" > /dev/n
 start cert-manager "$CERT_MANAGER_BIN" --kubeconfig "$CLUSTER_STATE/cert-manager.kubeconfig" \
     --cluster-resource-namespace cert-manager --metrics-listen-address "127.0.0.1:$CERT_MANAGER_METRICS_PORT"
 wait_for "cert-manager $CERT_MANAGER_VERSION" 60 curl -fsS "http://127.0.0.1:$CERT_MANAGER_METRICS_PORT/metrics"
+
+# --- OCI registry -------------------------------------------------------------
+sed -e "s|@REGISTRY_IMAGE@|$REGISTRY_IMAGE|g" -e "s|@REGISTRY_SERVICE_IP@|$REGISTRY_SERVICE_IP|g" \
+    -e "s|@REGISTRY_SERVICE_PORT@|$REGISTRY_SERVICE_PORT|g" \
+    "$ROOT/cluster/addons/registry.yaml.in" > "$CLUSTER_STATE/registry.yaml"
+kubectl apply --server-side -f "$CLUSTER_STATE/registry.yaml" > /dev/null
+
+# --- policy-controller ----------------------------------------------------------
+# The release's own install manifests, with three changes: the locally built
+# image; no TUF (the public Sigstore root cannot be fetched here; keyless
+# policies need it, key-based ones do not); and without the webhook that
+# resolves tags to digests at admission, so that a tag in git is refused
+# instead of being pinned silently to whatever it points at that minute.
+# Images that no ClusterImagePolicy matches are refused (no-match-policy).
+mkdir -p "$CLUSTER_STATE/policy-controller"
+cat > "$CLUSTER_STATE/policy-controller/kustomization.yaml" << EOF
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - $(realpath --relative-to="$CLUSTER_STATE/policy-controller" "$(component_dir policy-controller "$POLICY_CONTROLLER_VERSION")/config")
+patches:
+  - target: {kind: Deployment, name: webhook}
+    patch: |-
+      - {op: replace, path: /spec/template/spec/containers/0/image, value: "$POLICY_CONTROLLER_IMAGE"}
+      - {op: add, path: /spec/template/spec/containers/0/imagePullPolicy, value: Never}
+      - {op: add, path: /spec/template/spec/containers/0/args, value: ["--disable-tuf"]}
+  - target: {kind: ConfigMap, name: config-policy-controller}
+    patch: |-
+      - {op: add, path: /data/no-match-policy, value: deny}
+  - patch: |-
+      \$patch: delete
+      apiVersion: admissionregistration.k8s.io/v1
+      kind: MutatingWebhookConfiguration
+      metadata:
+        name: policy.sigstore.dev
+EOF
+"$ROOT/.tools/bin/kustomize" build "$CLUSTER_STATE/policy-controller" > "$CLUSTER_STATE/policy-controller.yaml"
+kubectl apply --server-side -f "$CLUSTER_STATE/policy-controller.yaml" > /dev/null
+kubectl -n gold-platform-registry rollout status deployment/registry --timeout=120s > /dev/null
+log "registry ready at $REGISTRY_SERVICE_IP:$REGISTRY_SERVICE_PORT"
+kubectl -n cosign-system rollout status deployment/webhook --timeout=180s > /dev/null
+wait_for "policy-controller $POLICY_CONTROLLER_VERSION webhook (CA bundle set)" 120 \
+    sh -c "kubectl get validatingwebhookconfiguration policy.sigstore.dev -o jsonpath='{.webhooks[0].clientConfig.caBundle}' | grep -q ."

@@ -6,8 +6,11 @@
 # and a git "server" holding a clone of this repository.
 #
 # The clone (file://, a bare repository under the cluster's state) differs
-# from this checkout by one commit: argocd/ points its repoURLs and
-# sourceRepos at the clone instead of the public repository. Nothing else.
+# from this checkout by two commits: argocd/ points its repoURLs and
+# sourceRepos at the clone instead of the public repository; and the image
+# signature policy trusts this cluster's registry and signing key
+# (sign-images.sh) instead of the project's registry and its workflows'
+# keyless identity, which need GitHub and Sigstore's public services.
 # Bootstrap is then what README tells a user: scripts/deploy-k8s.sh, from a
 # work tree of that clone.
 #
@@ -35,6 +38,10 @@ git -C "$WORK_TREE" config user.name "gold-platform e2e"
 git -C "$WORK_TREE" config user.email "e2e@gold-platform.invalid"
 grep -rlF "$PUBLIC_REPO_URL" "$WORK_TREE/argocd" | xargs sed -i "s|$PUBLIC_REPO_URL|$REPO_URL|g"
 git -C "$WORK_TREE" commit --quiet -am "argocd: point repoURL and sourceRepos at the local git server"
+"$ROOT/.venv/bin/python" "$HERE/local_signature_policy.py" \
+    "$WORK_TREE/kustomize/cluster/admission-policies/image-signatures.yaml" \
+    "$REGISTRY_SERVICE_IP:$REGISTRY_SERVICE_PORT/gold-platform/**" "$CLUSTER_STATE/signing/release.pub"
+git -C "$WORK_TREE" commit --quiet -am "admission-policies: trust this cluster's registry and signing key"
 git -C "$WORK_TREE" push --quiet origin HEAD
 log "git server $REPO_URL ($(git -C "$WORK_TREE" rev-parse --abbrev-ref HEAD) at $(git -C "$WORK_TREE" rev-parse --short HEAD))"
 

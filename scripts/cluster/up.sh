@@ -51,7 +51,7 @@ fi
 
 # --- binaries (cached outside the clone) ------------------------------------
 components=(pause cni etcd kubernetes coredns)
-[ "${ARGOCD:-0}" = 1 ] && components+=(argocd traefik cert-manager)
+[ "${ARGOCD:-0}" = 1 ] && components+=(argocd traefik cert-manager registry cosign policy-controller)
 "$HERE/build.sh" "${components[@]}"
 K8S_BIN="$(component_dir kubernetes "$KUBERNETES_VERSION")/bin"
 ETCD_BIN="$(component_dir etcd "$ETCD_VERSION")/bin"
@@ -130,6 +130,10 @@ sed -e "s|@STATE@|$CLUSTER_STATE|g" -e "s|@CNI_BIN@|$CNI_BIN|g" -e "s|@PAUSE_IMA
 sed -e "s|@STATE@|$CLUSTER_STATE|g" -e "s|@BRIDGE@|$BRIDGE|g" \
     -e "s|@POD_CIDR@|$POD_CIDR|g" -e "s|@GATEWAY@|$BRIDGE_GATEWAY|g" \
     "$ROOT/cluster/config/cni.conflist.in" > "$CLUSTER_STATE/cni/net.d/10-gold-platform.conflist"
+registry_hosts="$CLUSTER_STATE/containerd/certs.d/$REGISTRY_SERVICE_IP:$REGISTRY_SERVICE_PORT"
+mkdir -p "$registry_hosts"
+printf 'server = "http://%s"\n\n[host."http://%s"]\n  capabilities = ["pull", "resolve"]\n' \
+    "$REGISTRY_SERVICE_IP:$REGISTRY_SERVICE_PORT" "$REGISTRY_SERVICE_IP:$REGISTRY_SERVICE_PORT" > "$registry_hosts/hosts.toml"
 start containerd containerd --config "$CLUSTER_STATE/containerd/config.toml"
 CONTAINERD_SOCK="$CLUSTER_STATE/containerd/containerd.sock"
 wait_for containerd 60 ctr --address "$CONTAINERD_SOCK" version
@@ -174,7 +178,11 @@ cat > "$CLUSTER_STATE/env" << EOF
 export KUBECONFIG=$KUBECONFIG
 export PATH=$CLUSTER_STATE/bin:\$PATH
 EOF
-[ "${ARGOCD:-0}" = 1 ] && "$HERE/addons.sh" start && "$HERE/argocd.sh" start
+if [ "${ARGOCD:-0}" = 1 ]; then
+    "$HERE/addons.sh" start
+    "$HERE/sign-images.sh"
+    "$HERE/argocd.sh" start
+fi
 log "cluster up in $((SECONDS - started)) s: Kubernetes $KUBERNETES_VERSION, node localhost, API https://127.0.0.1:$APISERVER_PORT"
 
 if [ "${DEPLOY:-1}" = 1 ] && [ "${ARGOCD:-0}" = 1 ]; then

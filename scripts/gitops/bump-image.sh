@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Point the dev overlay at a new image digest (the GitOps "bump").
 #
-# Usage: scripts/gitops/bump-image.sh [--commit] [--push] [--source TEXT] IMAGE
+# Usage: scripts/gitops/bump-image.sh [--name NAME] [--commit] [--push] [--source TEXT] IMAGE
 #   IMAGE    sha256:<64 hex>                   keep the file's newName
 #            REGISTRY/REPO@sha256:<64 hex>     also set newName
+#   --name   the images entry to pin (default gold-platform, the service;
+#            docker.io/library/postgres and docker.io/library/redis are the
+#            third-party images the mirror workflow copies and signs)
 #   --commit commit the change (only the dev version file), message ends
 #            with [skip ci]
 #   --push   push the commit to origin's current branch, rebasing and
@@ -18,9 +21,15 @@ set -euo pipefail
 # shellcheck source=scripts/gitops/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-commit=false push=false source_text="" image=""
+commit=false push=false source_text="" image="" name_given=false
 while (($#)); do
   case "$1" in
+    --name)
+      [[ $# -ge 2 && -n "$2" ]] || usage_die "--name needs a value"
+      ! $name_given || usage_die "--name given twice"
+      GITOPS_IMAGE_NAME="$2" name_given=true
+      shift
+      ;;
     --commit) commit=true ;;
     --push) push=true commit=true ;;
     --source)

@@ -150,6 +150,18 @@ image_ref_of() {
   ' "$1"
 }
 
+# Print the name of each images entry of a version file that is not pinned
+# by digest (newTag only, or neither).
+images_without_digest() {
+  awk '
+    function flush() { if (name != "" && !digest) print name; name = ""; digest = 0 }
+    /^[ \t]*-[ \t]/ { flush(); sub(/-[ \t]*/, "") }
+    /^[ \t]*name:/   { name = $0; sub(/^[^:]*:[ \t]*/, "", name); sub(/[ \t]+#.*$/, "", name) }
+    /^[ \t]*digest:/ { digest = 1 }
+    END { flush() }
+  ' "$1"
+}
+
 # Write key=value to the GitHub Actions step outputs when running there.
 gh_output() {
   if [[ -n "${GITHUB_OUTPUT:-}" ]]; then

@@ -8,7 +8,8 @@
 # Promotion copies kustomize/overlays/<previous>/version/kustomization.yaml
 # over kustomize/overlays/<ENV>/version/kustomization.yaml, byte for byte,
 # and touches nothing else. Refuses to run on a dirty work tree so that a
-# promotion commit or PR never carries unrelated edits. Exit 0 with
+# promotion commit or PR never carries unrelated edits, and refuses a file
+# with any image pinned by tag instead of digest. Exit 0 with
 # "nothing to promote" when both files are already identical.
 #
 # prod runs the commit its Application pins (argocd/apps/prod.yaml,
@@ -51,6 +52,10 @@ if [[ -n "$(git status --porcelain --untracked-files=no)" ]]; then
   die "work tree has uncommitted changes; promote from a clean checkout"
 fi
 ref="$(image_ref_of "$src")" || die "$src has no images entry named $GITOPS_IMAGE_NAME"
+# Staging and prod run images by digest only (their admission policies
+# refuse a tag): a tag is caught here, before it reaches their branch.
+unpinned="$(images_without_digest "$src" | paste -sd, -)"
+[[ -z "$unpinned" ]] || die "$from pins $unpinned by tag, not digest; $env takes digests only (bump-image.sh --name NAME REPO@sha256:...)"
 old="$(image_ref_of "$dst" || echo '(none)')"
 
 gh_output from "$from"

@@ -34,7 +34,7 @@ PINNED_ENVIRONMENTS = ("prod",)
 BACKEND_IMAGE = "ghcr.io/gold-platform/gold-platform"
 ACME_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
 ACME_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
-WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
 # kustomization fields that are deprecated or removed in kustomize v5.
 DEPRECATED_KUSTOMIZE_FIELDS = (
     "bases",
@@ -61,12 +61,28 @@ CLUSTER_SCOPED_KINDS = {
     "MutatingWebhookConfiguration",
     "ValidatingAdmissionPolicy",
     "ValidatingAdmissionPolicyBinding",
+    "ClusterImagePolicy",
 }
 # The cluster-scoped sets under kustomize/cluster, each synced by its own
 # Argo CD Application, and the kinds each may hold.
 CLUSTER_SETS = {
-    "admission-policies": {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
+    "admission-policies": {
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+        "ClusterImagePolicy",
+    }
 }
+# Every environment's version file pins these images, all from the project's
+# registry (the service, and its signed mirror of PostgreSQL and Redis), so
+# that promotion carries all three and staging's and prod's signature policy
+# (kustomize/cluster/admission-policies/image-signatures.yaml) covers them.
+SIGNED_REGISTRY = "ghcr.io/gold-platform/"
+VERSIONED_IMAGES = {
+    "gold-platform": f"{SIGNED_REGISTRY}gold-platform",
+    "docker.io/library/postgres": f"{SIGNED_REGISTRY}mirror/postgres",
+    "docker.io/library/redis": f"{SIGNED_REGISTRY}mirror/redis",
+}
+SIGNATURE_NAMESPACE_LABEL = "policy.sigstore.dev/include"
 GOLD_NAMESPACES = [f"gold-platform-{env}" for env in ENVIRONMENTS]
 
 
@@ -105,8 +121,15 @@ def annotations(doc: dict) -> dict:
     return (doc.get("metadata") or {}).get("annotations") or {}
 
 
+def pod_template(doc: dict) -> dict:
+    spec = doc.get("spec") or {}
+    if doc.get("kind") == "CronJob":
+        spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+    return spec.get("template") or {}
+
+
 def pod_spec(doc: dict) -> dict:
-    return ((doc.get("spec") or {}).get("template") or {}).get("spec") or {}
+    return pod_template(doc).get("spec") or {}
 
 
 def containers(doc: dict) -> list[dict]:
@@ -115,9 +138,7 @@ def containers(doc: dict) -> list[dict]:
 
 
 def pod_labels(doc: dict) -> dict:
-    return (((doc.get("spec") or {}).get("template") or {}).get("metadata") or {}).get(
-        "labels"
-    ) or {}
+    return (pod_template(doc).get("metadata") or {}).get("labels") or {}
 
 
 def is_backend(doc: dict) -> bool:
@@ -222,6 +243,24 @@ def check_backend_image(env: str, docs: list[dict]) -> list[Violation]:
                     )
                 )
     return out
+
+
+@rule("signed-registry")
+def check_signed_registry(env: str, docs: list[dict]) -> list[Violation]:
+    """Staging and prod admit only images their signature policy covers."""
+    if env not in PROTECTED_ENVIRONMENTS:
+        return []
+    return [
+        Violation(
+            env,
+            obj_id(doc),
+            "signed-registry",
+            f"container {c.get('name')}: {c.get('image')!r} is not from {SIGNED_REGISTRY}",
+        )
+        for doc in of_kind(docs, *WORKLOAD_KINDS)
+        for c in containers(doc)
+        if not c.get("image", "").startswith(SIGNED_REGISTRY)
+    ]
 
 
 @rule("autoscaling")
@@ -540,14 +579,14 @@ def check_kustomize_sources(kustomize_dir: Path) -> list[Violation]:
                         "must be a Component holding only an images: entry",
                     )
                 )
-            images = doc.get("images") or []
-            if [i.get("name") for i in images] != ["gold-platform"]:
+            images = {i.get("name"): i.get("newName") for i in doc.get("images") or []}
+            if images != VERSIONED_IMAGES:
                 out.append(
                     Violation(
                         str(path),
                         "Component",
                         "version-file",
-                        "must have exactly one images entry named gold-platform",
+                        f"images must map exactly {VERSIONED_IMAGES} (name: newName)",
                     )
                 )
     return out
@@ -762,6 +801,16 @@ def check_environment_app(where: str, oid: str, env: str, app: dict) -> list[Vio
         out.append(
             Violation(
                 where, oid, "argocd-sync", f"{env} needs automated sync with prune and selfHeal"
+            )
+        )
+    labels = (app["spec"].get("syncPolicy") or {}).get("managedNamespaceMetadata", {}).get("labels")
+    if env in PROTECTED_ENVIRONMENTS and (labels or {}).get(SIGNATURE_NAMESPACE_LABEL) != "true":
+        out.append(
+            Violation(
+                where,
+                oid,
+                "argocd-signatures",
+                f"{env}'s namespace must be labelled {SIGNATURE_NAMESPACE_LABEL}: \"true\"",
             )
         )
     return out

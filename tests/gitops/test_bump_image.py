@@ -173,3 +173,31 @@ def test_missing_kustomize_names_make_tools(repo: Repo):
 
     assert res.returncode != 0
     assert "make tools" in res.stderr
+
+
+def test_bump_name_pins_another_entry_and_leaves_the_service_alone(repo: Repo, kustomize: str):
+    deployment = repo.read("kustomize/base/deployment.yaml")
+    repo.write(
+        "kustomize/base/deployment.yaml",
+        deployment + "        - name: cache\n          image: docker.io/library/redis:6.2\n",
+    )
+    repo.write(DEV, repo.read(DEV) + "  - name: docker.io/library/redis\n    newTag: 6.2\n")
+    repo.commit_all("dev: a cache container, by tag")
+    service_before = repo.read(DEV).split("  - name: docker.io")[0]
+    mirror = "ghcr.io/gold-platform/mirror/redis"
+
+    res = repo.run("bump-image.sh", "--name", "docker.io/library/redis", f"{mirror}@{DIGEST}")
+
+    assert res.returncode == 0, res.stderr
+    text = repo.read(DEV)
+    assert text.split("  - name: docker.io")[0] == service_before
+    dev = repo.build(kustomize, "dev")
+    assert f"image: {mirror}@{DIGEST}" in dev
+    assert f"image: {IMAGE_REPO}@sha256:{'1' * 64}" in dev
+
+
+def test_bump_refuses_name_given_twice(repo: Repo):
+    res = repo.run("bump-image.sh", "--name", "a", "--name", "b", DIGEST)
+    assert res.returncode == 2, res.stderr
+    assert "--name given twice" in res.stderr
+    assert repo.status() == []

@@ -177,3 +177,19 @@ def test_promote_fails_when_the_source_file_is_missing(repo: Repo):
 
     assert res.returncode != 0
     assert "staging version file not found" in res.stderr
+
+
+def test_promote_refuses_a_file_with_an_image_by_tag(repo: Repo, kustomize: str):
+    # dev names a second image (a third-party one) by tag only.
+    dev = repo.read(version_path("dev")) + "  - name: docker.io/library/redis\n    newTag: 6.2\n"
+    repo.write(version_path("dev"), dev)
+    repo.commit_all("dev: redis by tag")
+    staging = repo.read(version_path("staging"))
+
+    res = repo.run("promote.sh", "staging")
+
+    assert res.returncode != 0
+    assert "docker.io/library/redis by tag" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert repo.read(version_path("staging")) == staging
+    assert repo.status() == []

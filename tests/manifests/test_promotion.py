@@ -23,16 +23,18 @@ def images(docs: list[dict]) -> set[str]:
     }
 
 
-def test_version_files_are_single_image_components():
+def test_version_files_pin_the_service_and_the_mirrored_images():
     root = Path(__file__).resolve().parents[2] / "kustomize" / "overlays"
     for env in policy.ENVIRONMENTS:
         doc = yaml.safe_load((root / env / "version" / "kustomization.yaml").read_text())
         assert doc["apiVersion"] == "kustomize.config.k8s.io/v1alpha1"
         assert doc["kind"] == "Component"
         assert set(doc) == {"apiVersion", "kind", "images"}
-        (image,) = doc["images"]
-        assert image["name"] == "gold-platform"
-        assert image["newName"] == "ghcr.io/gold-platform/gold-platform"
+        assert {i["name"]: i["newName"] for i in doc["images"]} == {
+            "gold-platform": "ghcr.io/gold-platform/gold-platform",
+            "docker.io/library/postgres": "ghcr.io/gold-platform/mirror/postgres",
+            "docker.io/library/redis": "ghcr.io/gold-platform/mirror/redis",
+        }
 
 
 def test_bump_dev_then_promote_by_copying(tools: Tools, repo_copy: Path):
