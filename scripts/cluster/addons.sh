@@ -49,6 +49,15 @@ start cert-manager "$CERT_MANAGER_BIN" --kubeconfig "$CLUSTER_STATE/cert-manager
     --cluster-resource-namespace cert-manager --metrics-listen-address "127.0.0.1:$CERT_MANAGER_METRICS_PORT"
 wait_for "cert-manager $CERT_MANAGER_VERSION" 60 curl -fsS "http://127.0.0.1:$CERT_MANAGER_METRICS_PORT/metrics"
 
+# --- the API server, for pods ---------------------------------------------------
+# policy-controller runs in a pod and watches the API; the API server listens
+# on 127.0.0.1, so the address the kubernetes Service points pods at (the
+# bridge's gateway, as CoreDNS answers there) is forwarded to it.
+start apiserver-for-pods socat "TCP-LISTEN:$APISERVER_PORT,bind=$BRIDGE_GATEWAY,reuseaddr,fork" \
+    "TCP:127.0.0.1:$APISERVER_PORT"
+wait_for "API server on $BRIDGE_GATEWAY:$APISERVER_PORT for pods" 30 \
+    curl -fsS --cacert "$CLUSTER_STATE/pki/ca.crt" "https://$BRIDGE_GATEWAY:$APISERVER_PORT/livez"
+
 # --- OCI registry -------------------------------------------------------------
 sed -e "s|@REGISTRY_IMAGE@|$REGISTRY_IMAGE|g" -e "s|@REGISTRY_SERVICE_IP@|$REGISTRY_SERVICE_IP|g" \
     -e "s|@REGISTRY_SERVICE_PORT@|$REGISTRY_SERVICE_PORT|g" \
@@ -58,16 +67,22 @@ kubectl apply --server-side -f "$CLUSTER_STATE/registry.yaml" > /dev/null
 # --- policy-controller ----------------------------------------------------------
 # The release's own install manifests, with three changes: the locally built
 # image; no TUF (the public Sigstore root cannot be fetched here; keyless
-# policies need it, key-based ones do not); and without the webhook that
-# resolves tags to digests at admission, so that a tag in git is refused
-# instead of being pinned silently to whatever it points at that minute.
+# policies need it, key-based ones do not); and its webhook that resolves
+# tags to digests at admission asks for a namespace label none of ours has,
+# so that a tag in git is refused instead of being pinned silently to
+# whatever it points at that minute.
 # Images that no ClusterImagePolicy matches are refused (no-match-policy).
+# Upstream's kustomization leaves its Deployment (webhook.yaml) out; it is
+# listed here too.
 mkdir -p "$CLUSTER_STATE/policy-controller"
+UPSTREAM_CONFIG="$(realpath --relative-to="$CLUSTER_STATE/policy-controller" \
+    "$(component_dir policy-controller "$POLICY_CONTROLLER_VERSION")/config")"
 cat > "$CLUSTER_STATE/policy-controller/kustomization.yaml" << EOF
 apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
 resources:
-  - $(realpath --relative-to="$CLUSTER_STATE/policy-controller" "$(component_dir policy-controller "$POLICY_CONTROLLER_VERSION")/config")
+  - $UPSTREAM_CONFIG
+  - $UPSTREAM_CONFIG/webhook.yaml
 patches:
   - target: {kind: Deployment, name: webhook}
     patch: |-
@@ -77,14 +92,13 @@ patches:
   - target: {kind: ConfigMap, name: config-policy-controller}
     patch: |-
       - {op: add, path: /data/no-match-policy, value: deny}
-  - patch: |-
-      \$patch: delete
-      apiVersion: admissionregistration.k8s.io/v1
-      kind: MutatingWebhookConfiguration
-      metadata:
-        name: policy.sigstore.dev
+  - target: {kind: MutatingWebhookConfiguration, name: policy.sigstore.dev}
+    patch: |-
+      - op: replace
+        path: /webhooks/0/namespaceSelector/matchExpressions/0/key
+        value: gold-platform.io/resolve-image-tags-at-admission
 EOF
-"$ROOT/.tools/bin/kustomize" build "$CLUSTER_STATE/policy-controller" > "$CLUSTER_STATE/policy-controller.yaml"
+"$ROOT/.tools/bin/kustomize" build --load-restrictor LoadRestrictionsNone "$CLUSTER_STATE/policy-controller" > "$CLUSTER_STATE/policy-controller.yaml"
 kubectl apply --server-side -f "$CLUSTER_STATE/policy-controller.yaml" > /dev/null
 kubectl -n gold-platform-registry rollout status deployment/registry --timeout=120s > /dev/null
 log "registry ready at $REGISTRY_SERVICE_IP:$REGISTRY_SERVICE_PORT"

@@ -29,7 +29,7 @@ stop() {
 # Order matters: nothing may restart pods while they are removed, and the API
 # server must go before etcd (an apiserver without etcd hangs on shutdown).
 for name in argocd-server argocd-application-controller argocd-repo-server argocd-redis \
-    cert-manager traefik \
+    cert-manager traefik registry-forward apiserver-for-pods \
     kube-proxy kubelet kube-scheduler kube-controller-manager coredns; do
     stop "$name"
 done

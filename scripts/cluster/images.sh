@@ -83,10 +83,4 @@ rm -f "$archive"
         esac
         ctr --address "$SOCKET" --namespace k8s.io images tag --force "$local_image" "$shipped" > /dev/null
     done
-# The next release by digest, as a registry would serve it after a release:
-# the image bump (scripts/gitops/bump-image.sh) pins the dev overlay to it.
-shipped_app="$("$ROOT/.tools/bin/kustomize" build "$ROOT/kustomize/overlays/dev" | sed -n 's/^ *image: *\(.*gold-platform\):.*/\1/p' | head -n1)"
-next_digest="$(ctr --address "$SOCKET" --namespace k8s.io images ls "name==$APP_IMAGE_NEXT" | awk 'NR == 2 {print $3}')"
-ctr --address "$SOCKET" --namespace k8s.io images tag --force "$APP_IMAGE_NEXT" "$shipped_app@$next_digest" > /dev/null
-echo "$next_digest" > "$WORKDIR/next-release.digest"
 log "images imported into containerd in $((SECONDS - start)) s"

@@ -38,7 +38,7 @@ mkdir -p "$CLUSTER_STATE"/{pids,logs,pki,etcd,kubelet,cni/net.d,cni/ipam,volumes
 : > "$CLUSTER_STATE/undo"
 
 # --- Debian packages --------------------------------------------------------
-need=(containerd runc iptables conntrack openssl git)
+need=(containerd runc iptables conntrack openssl git socat)
 missing=()
 for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2> /dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -222,6 +222,16 @@ def psql(query: str, password: str | None = None) -> str:
 E2E_OVERLAY = ROOT / "kustomize" / "overlays" / "e2e"
 
 
+def signed_images() -> dict[str, str]:
+    """What scripts/cluster/sign-images.sh pushed to the cluster's registry
+    (NAME: REGISTRY/REPO@sha256:...), or {} on a cluster without it."""
+    state = Path(os.environ.get("CLUSTER_STATE", ROOT / ".state" / "cluster"))
+    recorded = state / "signing" / "images.env"
+    if not recorded.is_file():
+        return {}
+    return dict(line.split("=", 1) for line in recorded.read_text().split())
+
+
 def render(overlay: Path) -> str:
     """kustomize build with the project's pinned kustomize (or kubectl's own)."""
     kustomize = ROOT / ".tools" / "bin" / "kustomize"

@@ -39,6 +39,7 @@ from tests.e2e.kube import (
     kubectl_json,
     render,
     secret_value,
+    signed_images,
     wait_until,
 )
 from tests.e2e.load import in_cluster_load
@@ -61,9 +62,9 @@ def git(*args: str) -> str:
     ).stdout.strip()
 
 
-def gitops_script(name: str, *args: str, timeout: float = 120) -> str:
+def run_gitops_script(name: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run one of the project's scripts/gitops/ in the git server's work tree."""
-    done = subprocess.run(
+    return subprocess.run(
         [str(WORK_TREE / "scripts" / "gitops" / name), *args],
         cwd=WORK_TREE,
         env={**os.environ, "KUSTOMIZE": str(ROOT / ".tools" / "bin" / "kustomize")},
@@ -72,6 +73,10 @@ def gitops_script(name: str, *args: str, timeout: float = 120) -> str:
         timeout=timeout,
         check=False,
     )
+
+
+def gitops_script(name: str, *args: str, timeout: float = 120) -> str:
+    done = run_gitops_script(name, *args, timeout=timeout)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
 
@@ -289,18 +294,19 @@ def test_1_bootstrap_syncs_dev_in_wave_order_and_replaces_the_hook(deployment):
 
 
 def test_2_release_by_image_bump_rolls_out_without_a_failed_request(deployed):
-    digest = (ROOT / ".state" / "cluster-images" / "next-release.digest").read_text().strip()
+    # The next release as the release workflow leaves it: pushed to the
+    # registry and signed; dev's pod pulls it from there.
+    image = signed_images()["NEXT"]
     with in_cluster_load(
         "e2e-load-argocd-release",
         partner_key=deployed.partner_key,
         operator_key=deployed.operator_key,
         user_id=deployed.load_user_id,
     ) as load:
-        gitops_script("bump-image.sh", "--commit", digest)
+        gitops_script("bump-image.sh", "--commit", image)
         committed = time.monotonic()
         git("push", "--quiet", "origin", "HEAD")
         refresh()
-        image = f"ghcr.io/gold-platform/gold-platform@{digest}"
         wait_until("the release rolled out", rolled_out(image), 600)
         rolled_s = time.monotonic() - committed
         settle(git("rev-parse", "HEAD"))
@@ -554,6 +560,25 @@ def prod_pin() -> str:
 
 
 def test_7_prod_runs_the_promoted_commit_when_a_person_syncs_outside_the_freeze(deployed):
+    # Staging and prod take images by digest only, and dev still names
+    # PostgreSQL and Redis by tag: promotion refuses.
+    refused = run_gitops_script("promote.sh", "--commit", "staging")
+    assert refused.returncode != 0, refused.stdout
+    assert "docker.io/library/postgres,docker.io/library/redis by tag" in refused.stderr
+    assert git("status", "--porcelain") == ""
+    # The mirror workflow's part: dev pinned to the signed mirror's digests.
+    signed = signed_images()
+    for name, key in (
+        ("docker.io/library/postgres", "POSTGRES"),
+        ("docker.io/library/redis", "REDIS"),
+    ):
+        gitops_script("bump-image.sh", "--commit", "--name", name, signed[key])
+    git("push", "--quiet", "origin", "HEAD")
+    refresh()
+    dev = settle(git("rev-parse", "HEAD"))
+    dev_images = set(dev["status"]["summary"]["images"])
+    assert {signed["POSTGRES"], signed["REDIS"], signed["NEXT"]} <= dev_images, dev_images
+
     # A release promoted the way the project does it: dev -> staging -> prod.
     # prod's promotion is two commits: the version file, then prod's
     # Application pinned to that commit.
@@ -610,12 +635,13 @@ def test_7_prod_runs_the_promoted_commit_when_a_person_syncs_outside_the_freeze(
     assert state["phase"] == "Succeeded", synced.stdout + synced.stderr
     assert state["syncResult"]["revision"] == promoted != git("rev-parse", "HEAD"), state
     assert prod["spec"]["revisionHistoryLimit"] == 5, "an unpromoted base change reached prod"
-    digest = (ROOT / ".state" / "cluster-images" / "next-release.digest").read_text().strip()
-    assert image == f"ghcr.io/gold-platform/gold-platform@{digest}", image
+    # Admitted in prod's namespace: signed by digest (policy-controller).
+    assert image == signed["NEXT"], image
     figure(
         "10.7 Argo CD prod gate",
         "pinned to the promoted commit (main's later base change not deployed); "
-        "OutOfSync until synced by hand; refused in the freeze window",
+        "OutOfSync until synced by hand; refused in the freeze window; "
+        "tags refused by promotion, the signed mirror's digests promoted",
     )
 
 
