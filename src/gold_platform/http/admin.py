@@ -10,13 +10,17 @@ from ..domain.money import grams, money
 from ..state import DB_POOL
 from ..store import ledger, partners
 from .auth import require_operator
-from .bodies import json_body
-from .problems import Problem
+from .bodies import json_body, visible
+from .problems import Problem, validation_failed
 
 
 async def create_partner(request: web.Request) -> web.Response:
     require_operator(request)
     body = await json_body(request, "CreatePartner")
+    if not visible(body["name"]):
+        raise validation_failed(
+            [{"field": "name", "message": "must contain a visible character, not only spaces"}]
+        )
     try:
         async with transaction(request.app[DB_POOL]) as cur:
             row, key = await partners.create(cur, body["name"])

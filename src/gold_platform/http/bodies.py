@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +17,7 @@ from .openapi import UUID_PATTERN, VALIDATORS
 from .problems import Problem, validation_failed
 
 _UUID = re.compile(UUID_PATTERN)
+_UUID_IN_PATH = re.compile(UUID_PATTERN.strip("^$"))
 # NUL cannot be stored at all; other control characters (a trailing newline
 # slips past a `$`-anchored pattern) have no place in any field of this API.
 _CONTROL = re.compile("[\x00-\x1f\x7f]")
@@ -83,6 +85,16 @@ def _unstorable_strings(body: Any, path: str = "") -> list[dict[str, str]]:
     return []
 
 
+# Letters, marks, digits, punctuation and symbols; not separators (spaces),
+# controls, formats (zero-width characters), surrogates or unassigned code points.
+_INVISIBLE_CATEGORIES = ("Z", "C")
+
+
+def visible(text: str) -> bool:
+    """True when `text` shows at least one character, so a person can read it."""
+    return any(unicodedata.category(c)[0] not in _INVISIBLE_CATEGORIES for c in text)
+
+
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not allowed")
 
@@ -98,9 +110,11 @@ def positive(body: dict, field: str) -> Decimal | None:
 
 
 def fingerprint(request: web.Request, body: Any) -> bytes:
-    """What makes two requests 'the same' for an Idempotency-Key."""
+    """What makes two requests 'the same' for an Idempotency-Key. Ids in the path
+    are compared as the handlers read them (case-insensitively)."""
+    path = _UUID_IN_PATH.sub(lambda m: m.group(0).lower(), request.path)
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(f"{request.method} {request.path}\n{canonical}".encode()).digest()
+    return hashlib.sha256(f"{request.method} {path}\n{canonical}".encode()).digest()
 
 
 async def run_idempotent(request: web.Request, partner_id: str, body: Any, work: Work) -> Outcome:

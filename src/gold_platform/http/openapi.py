@@ -28,7 +28,15 @@ REQUEST_SCHEMAS: dict[str, dict[str, Any]] = {
         "type": "object",
         "additionalProperties": False,
         "required": ["name"],
-        "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 200}},
+        "properties": {
+            "name": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 200,
+                "description": "At least one visible character (not only spaces or"
+                " zero-width characters).",
+            }
+        },
     },
     "PublishRate": {
         "type": "object",
@@ -309,6 +317,7 @@ def _operation(
     body: str | None = None,
     parameters: list[dict] | None = None,
     errors: tuple[int, ...] = (),
+    description: str | None = None,
 ) -> dict:
     params = list(parameters or [])
     statuses = {401, 403, 429, 503, *errors}
@@ -319,6 +328,7 @@ def _operation(
         "operationId": op_id,
         "summary": summary,
         "tags": ["admin" if role == "operator" else "partner"],
+        **({"description": description} if description else {}),
         "x-role": role,
         "responses": {**{str(k): v for k, v in ok.items()}},
     }
@@ -365,6 +375,12 @@ OPERATIONS: dict[tuple[str, str], dict] = {
         {200: _ok("Rate")},
         role="any",
         errors=(404,),
+        description=(
+            "Only a rate that can still be quoted (`valid_until` in the future) is current."
+            " When the latest published rate has expired (the feed has stalled) the answer is"
+            " 503 `rate-stale` with Retry-After, never the expired rate: quoting it would be"
+            " refused with 409 rate-expired. 404 `no-rate` means none was ever published."
+        ),
     ),
     ("GET", "/v1/rates/history"): _operation(
         "getRateHistory",

@@ -20,11 +20,27 @@ INTERVALS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "1d": 86400}
 MAX_BUCKETS = 2000
 
 
+# How soon a client should ask again when the latest rate has expired: the
+# feed publishes every few seconds when it runs.
+STALE_RATE_RETRY_SECONDS = 5
+
+
 async def current(request: web.Request) -> web.Response:
-    body = await request.app[CURRENT_RATE].body()
-    if body is None:
+    """Only a rate that can still be quoted: once the latest one has expired
+    (the feed stalled) the answer is 503, never an expired rate as current."""
+    latest = await request.app[CURRENT_RATE].latest()
+    if latest is None:
         raise Problem(404, "no-rate", "No Rate", "No rate has been published yet.")
-    return web.Response(body=body, content_type="application/json")
+    if latest.valid_until <= datetime.now(UTC):
+        raise Problem(
+            503,
+            "rate-stale",
+            "No Current Rate",
+            f"The latest rate expired at {latest.valid_until.isoformat()} and no newer one"
+            " has been published; retry shortly.",
+            headers={"Retry-After": str(STALE_RATE_RETRY_SECONDS)},
+        )
+    return web.Response(body=latest.body, content_type="application/json")
 
 
 def _time_param(request: web.Request, name: str, default: datetime) -> datetime:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 import aiopg
@@ -53,8 +55,16 @@ async def current_rate_body(pool: aiopg.Pool, cache: Cache, currency: str) -> by
     return body
 
 
+@dataclass(frozen=True, slots=True)
+class LatestRate:
+    """The newest published rate, serialised, with the end of its validity."""
+
+    body: bytes
+    valid_until: datetime
+
+
 class CurrentRate:
-    """The current rate as each worker serves it: kept in process for
+    """The latest rate as each worker serves it: kept in process for
     LOCAL_TTL_SECONDS, refreshed by one request at a time (the others await the
     same refresh), so a burst of reads costs one Redis read, not one each."""
 
@@ -62,13 +72,14 @@ class CurrentRate:
 
     def __init__(self, pool: aiopg.Pool, cache: Cache, currency: str) -> None:
         self._pool, self._cache, self._currency = pool, cache, currency
-        self._body: bytes | None = None
+        self._latest: LatestRate | None = None
         self._fresh_until = 0.0
-        self._refreshing: asyncio.Future[bytes | None] | None = None
+        self._refreshing: asyncio.Future[LatestRate | None] | None = None
 
-    async def body(self) -> bytes | None:
-        if self._body is not None and time.monotonic() < self._fresh_until:
-            return self._body
+    async def latest(self) -> LatestRate | None:
+        """None when no rate was ever published; the caller checks `valid_until`."""
+        if self._latest is not None and time.monotonic() < self._fresh_until:
+            return self._latest
         if self._refreshing is None:
             self._refreshing = asyncio.ensure_future(self._refresh())
         return await asyncio.shield(self._refreshing)
@@ -77,12 +88,15 @@ class CurrentRate:
         """After a publish in this worker, do not serve the previous rate locally."""
         self._fresh_until = 0.0
 
-    async def _refresh(self) -> bytes | None:
+    async def _refresh(self) -> LatestRate | None:
         try:
             body = await current_rate_body(self._pool, self._cache, self._currency)
-            if body is not None:
-                self._body, self._fresh_until = body, time.monotonic() + self.LOCAL_TTL_SECONDS
-            return body
+            if body is None:
+                return None
+            valid_until = datetime.fromisoformat(json.loads(body)["valid_until"])
+            self._latest = LatestRate(body, valid_until)
+            self._fresh_until = time.monotonic() + self.LOCAL_TTL_SECONDS
+            return self._latest
         finally:
             self._refreshing = None
 
