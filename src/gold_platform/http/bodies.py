@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
+from jsonschema import ValidationError
 
 from ..services.idempotency import Outcome, Work, run_once
 from ..state import DB_POOL
@@ -21,6 +22,38 @@ _UUID_IN_PATH = re.compile(UUID_PATTERN.strip("^$"))
 # NUL cannot be stored at all; other control characters (a trailing newline
 # slips past a `$`-anchored pattern) have no place in any field of this API.
 _CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
+_JSON_TYPES = {
+    str: "a string",
+    bool: "true or false",
+    Decimal: "a number",
+    dict: "an object",
+    list: "an array",
+    type(None): "null",
+}
+_SCHEMA_TYPES = {"object": "an object", "string": "a string"}
+
+
+def _message(error: ValidationError) -> str:
+    """What is wrong and what is expected, in words: never the value itself
+    (it may be 5,000 digits long) nor a regular expression."""
+    expected = error.schema.get("x-expected")
+    given = _JSON_TYPES.get(type(error.instance), "another type")
+    match error.validator:
+        case "type" if expected:
+            return f"must be {expected}, not {given}"
+        case "type":
+            return (
+                f"must be {_SCHEMA_TYPES.get(error.validator_value, 'another type')}, not {given}"
+            )
+        case "pattern" | "const" if expected:
+            return f"must be {expected}"
+        case "minLength":
+            return f"must be at least {error.validator_value} characters long"
+        case "maxLength":
+            return f"must be at most {error.validator_value} characters long"
+    return "is not valid here"
 
 
 def _field_errors(schema_name: str, body: Any) -> list[dict[str, str]]:
@@ -38,7 +71,7 @@ def _field_errors(schema_name: str, body: Any) -> list[dict[str, str]]:
                 {"field": "amount|grams", "message": "give exactly one of amount or grams"}
             )
         else:
-            errors.append({"field": path or "(body)", "message": error.message})
+            errors.append({"field": path or "(body)", "message": _message(error)})
     return errors
 
 
@@ -52,7 +85,14 @@ async def json_body(request: web.Request, schema_name: str) -> dict[str, Any]:
         )
     raw = await request.read()  # bounded by client_max_size (MAX_BODY_BYTES): 413 beyond
     try:
-        body = json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_constant=_reject_constant)
+        # Integers as Decimal too: int() refuses more than 4,300 digits with a
+        # message about sys.set_int_max_str_digits(); Decimal takes any length.
+        body = json.loads(
+            raw.decode("utf-8"),
+            parse_float=Decimal,
+            parse_int=Decimal,
+            parse_constant=_reject_constant,
+        )
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         # RecursionError: absurdly deep nesting ([[[[...) is malformed input, not a crash.
         raise Problem(

@@ -18,9 +18,27 @@ MONEY_PATTERN = r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,2})?$"
 GRAMS_PATTERN = r"^(0|[1-9][0-9]{0,8})(\.[0-9]{1,4})?$"
 RATIO_PATTERN = r"^0(\.[0-9]{1,4})?$"
 
-_MONEY = {"type": "string", "pattern": MONEY_PATTERN, "examples": ["1000.00"]}
-_GRAMS = {"type": "string", "pattern": GRAMS_PATTERN, "examples": ["0.5000"]}
-_UUID = {"type": "string", "pattern": UUID_PATTERN}
+# "x-expected" says, for people, what a field takes: validation messages quote
+# it instead of the library's (which echo the value and print the pattern).
+_MONEY = {
+    "type": "string",
+    "pattern": MONEY_PATTERN,
+    "examples": ["1000.00"],
+    "x-expected": "an amount with at most 12 digits before the point and at most 2 decimal"
+    ' places, as a string such as "100.00"',
+}
+_GRAMS = {
+    "type": "string",
+    "pattern": GRAMS_PATTERN,
+    "examples": ["0.5000"],
+    "x-expected": "grams with at most 9 digits before the point and at most 4 decimal"
+    ' places, as a string such as "0.5000"',
+}
+_UUID = {
+    "type": "string",
+    "pattern": UUID_PATTERN,
+    "x-expected": 'a UUID, as a string such as "3fa85f64-5717-4562-b3fc-2c963f66afa6"',
+}
 _TIME = {"type": "string", "format": "date-time"}
 
 REQUEST_SCHEMAS: dict[str, dict[str, Any]] = {
@@ -35,6 +53,7 @@ REQUEST_SCHEMAS: dict[str, dict[str, Any]] = {
                 "maxLength": 200,
                 "description": "At least one visible character (not only spaces or"
                 " zero-width characters).",
+                "x-expected": 'a name of 1 to 200 characters, as a string such as "acme-bank"',
             }
         },
     },
@@ -45,7 +64,12 @@ REQUEST_SCHEMAS: dict[str, dict[str, Any]] = {
         "properties": {
             "buy_price": _MONEY,
             "sell_price": _MONEY,
-            "tax_rate": {"type": "string", "pattern": RATIO_PATTERN},
+            "tax_rate": {
+                "type": "string",
+                "pattern": RATIO_PATTERN,
+                "x-expected": "a ratio from 0 up to (not including) 1 with at most 4 decimal"
+                ' places, as a string such as "0.03"',
+            },
         },
     },
     "CreateUser": {
@@ -58,6 +82,8 @@ REQUEST_SCHEMAS: dict[str, dict[str, Any]] = {
                 "minLength": 1,
                 "maxLength": 128,
                 "pattern": "^[A-Za-z0-9._:@-]+$",
+                "x-expected": "1 to 128 letters, digits or . _ : @ -, as a string such as"
+                ' "cust-42"',
             }
         },
     },
@@ -65,7 +91,7 @@ REQUEST_SCHEMAS: dict[str, dict[str, Any]] = {
         "type": "object",
         "additionalProperties": False,
         "required": ["status"],
-        "properties": {"status": {"const": "verified"}},
+        "properties": {"status": {"const": "verified", "x-expected": 'the string "verified"'}},
     },
     "TradeRequest": {
         "type": "object",
