@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 from jsonschema import ValidationError
 
-from ..services.idempotency import Outcome, Work, run_once
+from ..services.idempotency import OnReplay, Outcome, Work, run_once
 from ..state import DB_POOL
 from .openapi import UUID_PATTERN, VALIDATORS
 from .problems import Problem, validation_failed
@@ -157,10 +157,35 @@ def fingerprint(request: web.Request, body: Any) -> bytes:
     return hashlib.sha256(f"{request.method} {path}\n{canonical}".encode()).digest()
 
 
-async def run_idempotent(request: web.Request, partner_id: str, body: Any, work: Work) -> Outcome:
-    """Runs a mutating use case once per Idempotency-Key (when the client sends one)."""
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+async def run_idempotent(
+    request: web.Request,
+    partner_id: str | None,
+    body: Any,
+    work: Work,
+    on_replay: OnReplay | None = None,
+) -> Outcome:
+    """Runs a mutating use case once per Idempotency-Key (when the client sends
+    one); `partner_id=None` for the operator's routes."""
     return await run_once(
-        request.app[DB_POOL], partner_id, idempotency_key(request), fingerprint(request, body), work
+        request.app[DB_POOL],
+        partner_id,
+        idempotency_key(request),
+        fingerprint(request, body),
+        work,
+        on_replay,
+    )
+
+
+def outcome_response(outcome: Outcome) -> web.Response:
+    """The first answer's exact bytes; a replay says so in a header."""
+    return web.Response(
+        body=outcome.body,
+        status=outcome.status,
+        content_type="application/json",
+        headers={REPLAYED_HEADER: "true"} if outcome.replayed else None,
     )
 
 

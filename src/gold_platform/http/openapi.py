@@ -138,7 +138,11 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
         "properties": {
             "id": _UUID,
             "name": {"type": "string"},
-            "api_key": {"type": "string", "description": "Shown once; only its hash is kept."},
+            "api_key": {
+                "type": "string",
+                "description": "Shown in this answer only; only its hash is kept. A replay"
+                " (same Idempotency-Key) carries a new key and the earlier one stops working.",
+            },
             "created_at": _TIME,
         },
     },
@@ -322,9 +326,12 @@ _IDEMPOTENCY_KEY = {
     "in": "header",
     "required": False,
     "description": (
-        "Same key and body: the first response is replayed. Different body: 422. A key is"
-        " kept for the deployment's IDEMPOTENCY_KEY_TTL_HOURS (24 by default) after its first"
-        " use, then forgotten: used again after that, it is a new request."
+        "Same key and request: nothing is done again and the first response is replayed,"
+        " byte for byte, with the header `Idempotent-Replayed: true` (createPartner's replay"
+        " differs only by a new api_key: see there). Different body or route: 422. Keys are"
+        " per partner, and the operator's are its own. A key is kept for the deployment's"
+        " IDEMPOTENCY_KEY_TTL_HOURS (24 by default) after its first use, then forgotten: used"
+        " again after that, it is a new request."
     ),
     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
 }
@@ -381,6 +388,14 @@ OPERATIONS: dict[tuple[str, str], dict] = {
         role="operator",
         body="CreatePartner",
         errors=(409,),
+        description=(
+            "The API key is in this answer only (only its hash is stored, so no replay can"
+            " show it again). Retry with the same Idempotency-Key when an answer was lost: the"
+            " retry creates nothing, answers the same partner (same id, name, created_at; 201,"
+            " `Idempotent-Replayed: true`) with a new api_key, rotated in the same transaction,"
+            " and every earlier key of that partner stops working (within 30 s in every"
+            " worker). Without a key, a retry answers 409 partner-exists and the key is lost."
+        ),
     ),
     ("POST", "/v1/admin/rates"): _operation(
         "publishRate",

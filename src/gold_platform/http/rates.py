@@ -13,7 +13,7 @@ from ..services import rates as rate_service
 from ..state import CACHE, CURRENT_RATE, DB_POOL, SETTINGS
 from ..store import rates
 from .auth import require_operator
-from .bodies import json_body
+from .bodies import json_body, outcome_response, run_idempotent
 from .problems import Problem, validation_failed
 
 INTERVALS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "1d": 86400}
@@ -112,15 +112,20 @@ async def publish(request: web.Request) -> web.Response:
         )
     if sell > buy:
         raise validation_failed([{"field": "sell_price", "message": "must not exceed buy_price"}])
-    rate = await rate_service.publish(
-        request.app[DB_POOL],
-        request.app[CACHE],
-        currency=settings.currency,
-        buy_price=buy,
-        sell_price=sell,
-        tax_rate=Decimal(body.get("tax_rate", settings.buy_tax_rate)),
-        valid_seconds=settings.rate_validity_seconds,
-        source="operator-api",
-    )
-    request.app[CURRENT_RATE].forget()
-    return web.json_response(rate, status=201)
+
+    async def work(cur):
+        return 201, await rate_service.record(
+            cur,
+            currency=settings.currency,
+            buy_price=buy,
+            sell_price=sell,
+            tax_rate=Decimal(body.get("tax_rate", settings.buy_tax_rate)),
+            valid_seconds=settings.rate_validity_seconds,
+            source="operator-api",
+        )
+
+    outcome = await run_idempotent(request, None, body, work)
+    if not outcome.replayed:  # a replayed rate may long have been superseded
+        await rate_service.announce(request.app[CACHE], settings.currency, outcome.body)
+        request.app[CURRENT_RATE].forget()
+    return outcome_response(outcome)

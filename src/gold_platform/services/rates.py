@@ -101,9 +101,8 @@ class CurrentRate:
             self._refreshing = None
 
 
-async def publish(
-    pool: aiopg.Pool,
-    cache: Cache,
+async def record(
+    cur,
     *,
     currency: str,
     buy_price: Decimal,
@@ -112,13 +111,21 @@ async def publish(
     valid_seconds: int,
     source: str,
 ) -> dict:
+    """Records a rate in the caller's transaction; `announce` it once committed."""
+    await ledger.ensure_platform_accounts(cur, currency)
+    row = await rates.publish(cur, currency, buy_price, sell_price, tax_rate, valid_seconds, source)
+    return rate_json(row)
+
+
+async def announce(cache: Cache, currency: str, body: bytes) -> None:
+    """Replace, not just invalidate: the next read is a hit. If Redis is down the
+    entry simply expires (CACHE_TTL_SECONDS) and reads fall back to PostgreSQL."""
+    await cache.set(_cache_key(currency), body, CACHE_TTL_SECONDS)
+
+
+async def publish(pool: aiopg.Pool, cache: Cache, **rate) -> dict:
+    """Records and announces a rate (the feed); takes `record`'s keywords."""
     async with transaction(pool) as cur:
-        await ledger.ensure_platform_accounts(cur, currency)
-        row = await rates.publish(
-            cur, currency, buy_price, sell_price, tax_rate, valid_seconds, source
-        )
-    body = rate_json(row)
-    # Replace, not just invalidate: the next read is a hit. If Redis is down the
-    # entry simply expires (CACHE_TTL_SECONDS) and reads fall back to PostgreSQL.
-    await cache.set(_cache_key(currency), json.dumps(body).encode(), CACHE_TTL_SECONDS)
+        body = await record(cur, **rate)
+    await announce(cache, rate["currency"], json.dumps(body).encode())
     return body
