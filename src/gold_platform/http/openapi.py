@@ -7,15 +7,27 @@ A test checks that every route is documented and every documented route exists.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from jsonschema import Draft202012Validator
 
 from .. import __version__
+from ..domain.money import MAX_GRAMS, MAX_MONEY
+from ..domain.portfolio import MAX_AVERAGE_PRICE, MAX_VALUE
+
+
+def decimal_pattern(maximum: Decimal | None, places: int, *, signed: bool = False) -> str:
+    """Decimal strings up to `maximum`'s integer digits (any number without one)."""
+    more = "*" if maximum is None else f"{{0,{len(str(int(maximum))) - 1}}}"
+    sign = "-?" if signed else ""
+    return rf"^{sign}(0|[1-9][0-9]{more})(\.[0-9]{{1,{places}}})?$"
+
 
 UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-MONEY_PATTERN = r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,2})?$"
-GRAMS_PATTERN = r"^(0|[1-9][0-9]{0,8})(\.[0-9]{1,4})?$"
+# The domain's largest figures (domain/money.py) are what the patterns allow.
+MONEY_PATTERN = decimal_pattern(MAX_MONEY, 2)
+GRAMS_PATTERN = decimal_pattern(MAX_GRAMS, 4)
 RATIO_PATTERN = r"^0(\.[0-9]{1,4})?$"
 
 # "x-expected" says, for people, what a field takes: validation messages quote
@@ -40,6 +52,8 @@ _UUID = {
     "x-expected": 'a UUID, as a string such as "3fa85f64-5717-4562-b3fc-2c963f66afa6"',
 }
 _TIME = {"type": "string", "format": "date-time"}
+# Platform-wide sums of holdings (the vault's is negative): no fixed number of digits.
+_TOTAL_GRAMS = {"type": "string", "pattern": decimal_pattern(None, 4, signed=True)}
 
 REQUEST_SCHEMAS: dict[str, dict[str, Any]] = {
     "CreatePartner": {
@@ -225,9 +239,21 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
             "currency": {"type": "string"},
             "grams": _GRAMS,
             "invested_amount": _MONEY,
-            "average_buy_price": {"type": ["string", "null"], "pattern": MONEY_PATTERN},
-            "current_value": {"type": ["string", "null"], "pattern": MONEY_PATTERN},
-            "unrealised_pnl": {"type": ["string", "null"], "pattern": r"^-?[0-9]+\.[0-9]{2}$"},
+            "average_buy_price": {
+                "type": ["string", "null"],
+                "pattern": decimal_pattern(MAX_AVERAGE_PRICE, 2),
+                "description": "Invested amount / grams: over a tiny holding it may exceed any"
+                " one price, hence more digits.",
+            },
+            "current_value": {
+                "type": ["string", "null"],
+                "pattern": decimal_pattern(MAX_VALUE, 2),
+                "description": "grams x the current sell price, rounded down.",
+            },
+            "unrealised_pnl": {
+                "type": ["string", "null"],
+                "pattern": decimal_pattern(MAX_VALUE, 2, signed=True),
+            },
             "valued_at_rate_id": {"type": ["string", "null"]},
         },
     },
@@ -283,10 +309,25 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
         "required": ["balanced", "user_grams", "vault_grams", "checks", "money"],
         "properties": {
             "balanced": {"type": "boolean"},
-            "user_grams": _GRAMS,
-            "vault_grams": {"type": "string"},
+            "user_grams": _TOTAL_GRAMS,
+            "vault_grams": _TOTAL_GRAMS,
             "checks": {"type": "object", "additionalProperties": {"type": "integer"}},
-            "money": {"type": "array", "items": {"type": "object"}},
+            "money": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["currency", "account", "total"],
+                    "properties": {
+                        "currency": {"type": "string"},
+                        "account": {"enum": ["user_money", "treasury_money"]},
+                        "total": {
+                            "type": "string",
+                            "pattern": decimal_pattern(None, 2, signed=True),
+                            "description": "A platform-wide sum: any number of digits.",
+                        },
+                    },
+                },
+            },
         },
     },
 }

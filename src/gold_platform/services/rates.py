@@ -14,7 +14,7 @@ import aiopg
 from ..cache import Cache
 from ..db import autocommit, transaction
 from ..domain.money import money
-from ..domain.pricing import RatePrices
+from ..domain.pricing import RatePrices, check_publishable
 from ..store import ledger, rates
 
 # Short, so a publish that could not reach Redis is corrected within seconds.
@@ -112,6 +112,7 @@ async def record(
     source: str,
 ) -> dict:
     """Records a rate in the caller's transaction; `announce` it once committed."""
+    check_publishable(RatePrices(buy_price, sell_price, tax_rate))
     await ledger.ensure_platform_accounts(cur, currency)
     row = await rates.publish(cur, currency, buy_price, sell_price, tax_rate, valid_seconds, source)
     return rate_json(row)
