@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -13,6 +15,7 @@ from gunicorn.glogging import Logger as GunicornLogger
 from .settings import Settings
 
 DEFAULT_METRICS_DIR = "/tmp/gold-platform-metrics"
+KEEPALIVE_SECONDS = 75
 
 
 class _StructlogGunicornLogger(GunicornLogger):
@@ -45,7 +48,7 @@ class _Gunicorn(BaseApplication):
             # On SIGTERM a worker stops accepting and gets this long for in-flight requests.
             "graceful_timeout": s.graceful_timeout_seconds,
             "timeout": 30,
-            "keepalive": 75,
+            "keepalive": KEEPALIVE_SECONDS,
             "logger_class": _StructlogGunicornLogger,
             "accesslog": None,
             "child_exit": _child_exit,
@@ -63,9 +66,31 @@ class _Gunicorn(BaseApplication):
             self.cfg.set("control_socket_disable", True)
 
     def load(self):
+        """The app, built once in the master, and the factory each worker calls
+        for its runner (aiohttp's worker takes one: it is how protocol errors
+        become problem+json there too)."""
         from .app import create_app
 
-        return with_metrics(create_app(self._settings), self._settings)
+        app = with_metrics(create_app(self._settings), self._settings)
+
+        async def runner() -> web.AppRunner:
+            return problem_runner(app, self._settings)
+
+        return runner
+
+
+def problem_runner(app: web.Application, settings: Settings, **kwargs) -> web.AppRunner:
+    """What aiohttp's gunicorn worker would build, answering protocol errors as problems."""
+    from .http.protocol import ProblemAppRunner
+
+    return ProblemAppRunner(
+        app,
+        keepalive_timeout=KEEPALIVE_SECONDS,
+        # as the worker does: leave gunicorn's graceful timeout a margin
+        shutdown_timeout=settings.graceful_timeout_seconds / 100 * 95,
+        access_log=None,
+        **kwargs,
+    )
 
 
 def with_metrics(app: web.Application, settings: Settings) -> web.Application:
@@ -104,21 +129,28 @@ def serve(settings: Settings) -> None:
     _Gunicorn(settings).run()
 
 
+async def _serve_until_signalled(app: web.Application, settings: Settings) -> None:
+    runner = problem_runner(app, settings, handle_signals=True)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, settings.host, settings.port).start()
+        print(  # once bound, after each reload
+            f"metrics on http://{settings.metrics_host}:{settings.metrics_port}/metrics\n"
+            f"listening on http://{settings.host}:{settings.port}",
+            flush=True,
+        )
+        await asyncio.Event().wait()  # SIGINT or SIGTERM ends it (GracefulExit)
+    finally:
+        await runner.cleanup()
+
+
 def _run_dev_app() -> None:
     from .app import create_app
 
     settings = Settings.from_env()
-    listening = (
-        f"metrics on http://{settings.metrics_host}:{settings.metrics_port}/metrics\n"
-        f"listening on http://{settings.host}:{settings.port}"
-    )
-    web.run_app(
-        with_metrics(create_app(settings), settings),
-        host=settings.host,
-        port=settings.port,
-        print=lambda _: print(listening, flush=True),  # once bound, after each reload
-        shutdown_timeout=settings.graceful_timeout_seconds,
-    )
+    app = with_metrics(create_app(settings), settings)
+    with contextlib.suppress(web.GracefulExit, KeyboardInterrupt):
+        asyncio.run(_serve_until_signalled(app, settings))
 
 
 def serve_dev(settings: Settings) -> None:

@@ -143,9 +143,11 @@ async def test_0004_applies_over_trades_rolls_back_to_0003_exactly_and_applies_a
     url = empty_database_url
     trades = await trades_on_0003(url, tmp_path, make_client, settings)
     schema_0003, rows_0003 = schema(url), ledger_rows(url)
+    (tmp_path / "0004").mkdir()
+    up_to_0004 = migrations_up_to("0004", tmp_path / "0004")
     assert rows_0003["platform_balances"] == [("treasury_money", 0), ("vault_gold", 0)]
 
-    assert migrations.apply(url, MIGRATIONS_DIR) == [LEDGER_MIGRATION]
+    assert migrations.apply(url, up_to_0004) == [LEDGER_MIGRATION]
     assert schema(url) != schema_0003
     rows = ledger_rows(url)
     assert rows["platform_balances"] == [("treasury_money", None), ("vault_gold", None)]
@@ -157,11 +159,11 @@ async def test_0004_applies_over_trades_rolls_back_to_0003_exactly_and_applies_a
         "-4.5000",
     )
 
-    assert migrations.rollback(url, MIGRATIONS_DIR, count=1) == [LEDGER_MIGRATION]
+    assert migrations.rollback(url, up_to_0004, count=1) == [LEDGER_MIGRATION]
     assert schema(url) == schema_0003
     assert ledger_rows(url) == rows_0003
 
-    assert migrations.apply(url, MIGRATIONS_DIR) == [LEDGER_MIGRATION]
+    assert migrations.apply(url, up_to_0004) == [LEDGER_MIGRATION]
     await trades.api.confirm(trades.partner, trades.pending_id)
     assert (await trades.api.reconcile())["balanced"] is True
 

@@ -32,6 +32,10 @@ from typing import ParamSpec, TypeVar
 MONEY_CONTEXT = Context(
     prec=40, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow]
 )
+# The largest figures the API shows for one price, trade or holding (its JSON
+# patterns allow 12 and 9 integer digits); rules refuse what would exceed them.
+MAX_MONEY = Decimal("999999999999.99")
+MAX_GRAMS = Decimal("999999999.9999")
 MONEY_STEP = Decimal("0.01")
 GRAMS_STEP = Decimal("0.0001")
 ONE = Decimal(1)

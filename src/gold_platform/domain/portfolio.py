@@ -5,8 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .money import ZERO, in_money_context, round_down_2dp, round_half_up_2dp
+from .money import (
+    GRAMS_STEP,
+    MAX_GRAMS,
+    MAX_MONEY,
+    MONEY_CONTEXT,
+    ZERO,
+    in_money_context,
+    round_down_2dp,
+    round_half_up_2dp,
+)
 from .pricing import Side
+
+# The largest figures the view of a holding within rules.check_holding_limits
+# can show: an average over as little as 0.0001 g, and a value at the highest
+# price (a loss is at most what was invested).
+MAX_AVERAGE_PRICE = MONEY_CONTEXT.divide(MAX_MONEY, GRAMS_STEP)
+MAX_VALUE = MONEY_CONTEXT.multiply(MAX_GRAMS, MAX_MONEY)
 
 
 @in_money_context

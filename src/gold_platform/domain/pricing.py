@@ -19,6 +19,8 @@ from typing import Literal
 
 from .errors import AboveMaximum, BelowMinimum
 from .money import (
+    MAX_GRAMS,
+    MAX_MONEY,
     ONE,
     ZERO,
     in_money_context,
@@ -28,8 +30,8 @@ from .money import (
     round_up_4dp,
 )
 
-# The largest total one trade may carry (amounts are stored as numeric(16,2)).
-MAX_TOTAL = Decimal("999999999999.99")
+# The largest total one trade may carry (the largest amount the API shows).
+MAX_TOTAL = MAX_MONEY
 
 Side = Literal["buy", "sell"]
 QuotedIn = Literal["amount", "grams"]
@@ -45,6 +47,16 @@ class RatePrices:
     @in_money_context
     def buy_price_with_tax(self) -> Decimal:
         return round_up_2dp(self.buy_price * (ONE + self.tax_rate))
+
+
+@in_money_context
+def check_publishable(rate: RatePrices) -> None:
+    """Every price a rate shows, tax included, is an amount the API can show."""
+    if rate.buy_price_with_tax > MAX_MONEY:
+        raise AboveMaximum(
+            f"The buy price with tax would be {rate.buy_price_with_tax:f}; a price may be"
+            f" at most {MAX_MONEY:f}."
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,4 +137,8 @@ def quote(
         result = sell_by_amount(rate, amount) if amount is not None else sell_by_grams(rate, grams)
     if result.total_amount > MAX_TOTAL:
         raise AboveMaximum(f"One trade may total at most {MAX_TOTAL:f}.")
+    if result.grams > MAX_GRAMS:
+        raise AboveMaximum(
+            f"The trade would be {result.grams:f} g; one trade may be at most {MAX_GRAMS:f} g."
+        )
     return result

@@ -5,13 +5,14 @@ from __future__ import annotations
 from decimal import Decimal
 
 from .errors import (
+    AboveMaximum,
     CurrencyMismatch,
     InsufficientBalance,
     InvalidTransition,
     KycRequired,
     TransactionExpired,
 )
-from .money import in_money_context
+from .money import MAX_GRAMS, MAX_MONEY, in_money_context
 
 
 @in_money_context
@@ -22,6 +23,18 @@ def check_kyc(held: Decimal, bought: Decimal, threshold: Decimal, kyc_verified: 
             f"Holding more than {threshold:f} g requires KYC verification; "
             "attest KYC for this user first."
         )
+
+
+@in_money_context
+def check_holding_limits(held: Decimal, bought: Decimal, cost_after: Decimal) -> None:
+    """After a buy, the holding and what was invested in it are figures the API
+    can show (MAX_GRAMS, MAX_MONEY); sells only lower both."""
+    if held + bought > MAX_GRAMS:
+        raise AboveMaximum(
+            f"The user holds {held:f} g; one holding may be at most {MAX_GRAMS:f} g."
+        )
+    if cost_after > MAX_MONEY:
+        raise AboveMaximum(f"The amount invested in one holding may be at most {MAX_MONEY:f}.")
 
 
 def check_sell_balance(balance: Decimal, grams: Decimal) -> None:

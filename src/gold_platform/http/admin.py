@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import psycopg2
 from aiohttp import web
 
@@ -10,28 +12,44 @@ from ..domain.money import grams, money
 from ..state import DB_POOL
 from ..store import ledger, partners
 from .auth import require_operator
-from .bodies import json_body
-from .problems import Problem
+from .bodies import REPLAYED_HEADER, json_body, run_idempotent, visible
+from .problems import Problem, validation_failed
 
 
 async def create_partner(request: web.Request) -> web.Response:
     require_operator(request)
     body = await json_body(request, "CreatePartner")
+    if not visible(body["name"]):
+        raise validation_failed(
+            [{"field": "name", "message": "must contain a visible character, not only spaces"}]
+        )
+    issued: list[partners.IssuedKey] = []
+
+    async def work(cur):
+        row, key = await partners.create(cur, body["name"])
+        issued.append(key)
+        # What a replay keeps: never the key, only its hash is stored.
+        return 201, {
+            "id": str(row["id"]),
+            "name": row["name"],
+            "created_at": row["created_at"].isoformat(),
+        }
+
+    async def rotate(cur, partner: dict) -> None:
+        """A lost answer lost the key with it: the retry gets a new one."""
+        issued.append(await partners.rotate_key(cur, partner["id"]))
+
     try:
-        async with transaction(request.app[DB_POOL]) as cur:
-            row, key = await partners.create(cur, body["name"])
+        outcome = await run_idempotent(request, None, body, work, on_replay=rotate)
     except psycopg2.errors.UniqueViolation:
         raise Problem(
             409, "partner-exists", "Partner Exists", "A partner with this name exists."
         ) from None
+    partner = json.loads(outcome.body)
     return web.json_response(
-        {
-            "id": str(row["id"]),
-            "name": row["name"],
-            "api_key": key.token,
-            "created_at": row["created_at"].isoformat(),
-        },
-        status=201,
+        {**partner, "api_key": issued[0].token},
+        status=outcome.status,
+        headers={REPLAYED_HEADER: "true"} if outcome.replayed else None,
     )
 
 

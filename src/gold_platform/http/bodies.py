@@ -5,20 +5,55 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
+from jsonschema import ValidationError
 
-from ..services.idempotency import Outcome, Work, run_once
+from ..services.idempotency import OnReplay, Outcome, Work, run_once
 from ..state import DB_POOL
 from .openapi import UUID_PATTERN, VALIDATORS
 from .problems import Problem, validation_failed
 
 _UUID = re.compile(UUID_PATTERN)
+_UUID_IN_PATH = re.compile(UUID_PATTERN.strip("^$"))
 # NUL cannot be stored at all; other control characters (a trailing newline
 # slips past a `$`-anchored pattern) have no place in any field of this API.
 _CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
+_JSON_TYPES = {
+    str: "a string",
+    bool: "true or false",
+    Decimal: "a number",
+    dict: "an object",
+    list: "an array",
+    type(None): "null",
+}
+_SCHEMA_TYPES = {"object": "an object", "string": "a string"}
+
+
+def _message(error: ValidationError) -> str:
+    """What is wrong and what is expected, in words: never the value itself
+    (it may be 5,000 digits long) nor a regular expression."""
+    expected = error.schema.get("x-expected")
+    given = _JSON_TYPES.get(type(error.instance), "another type")
+    match error.validator:
+        case "type" if expected:
+            return f"must be {expected}, not {given}"
+        case "type":
+            return (
+                f"must be {_SCHEMA_TYPES.get(error.validator_value, 'another type')}, not {given}"
+            )
+        case "pattern" | "const" if expected:
+            return f"must be {expected}"
+        case "minLength":
+            return f"must be at least {error.validator_value} characters long"
+        case "maxLength":
+            return f"must be at most {error.validator_value} characters long"
+    return "is not valid here"
 
 
 def _field_errors(schema_name: str, body: Any) -> list[dict[str, str]]:
@@ -36,7 +71,7 @@ def _field_errors(schema_name: str, body: Any) -> list[dict[str, str]]:
                 {"field": "amount|grams", "message": "give exactly one of amount or grams"}
             )
         else:
-            errors.append({"field": path or "(body)", "message": error.message})
+            errors.append({"field": path or "(body)", "message": _message(error)})
     return errors
 
 
@@ -50,7 +85,14 @@ async def json_body(request: web.Request, schema_name: str) -> dict[str, Any]:
         )
     raw = await request.read()  # bounded by client_max_size (MAX_BODY_BYTES): 413 beyond
     try:
-        body = json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_constant=_reject_constant)
+        # Integers as Decimal too: int() refuses more than 4,300 digits with a
+        # message about sys.set_int_max_str_digits(); Decimal takes any length.
+        body = json.loads(
+            raw.decode("utf-8"),
+            parse_float=Decimal,
+            parse_int=Decimal,
+            parse_constant=_reject_constant,
+        )
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         # RecursionError: absurdly deep nesting ([[[[...) is malformed input, not a crash.
         raise Problem(
@@ -83,6 +125,16 @@ def _unstorable_strings(body: Any, path: str = "") -> list[dict[str, str]]:
     return []
 
 
+# Letters, marks, digits, punctuation and symbols; not separators (spaces),
+# controls, formats (zero-width characters), surrogates or unassigned code points.
+_INVISIBLE_CATEGORIES = ("Z", "C")
+
+
+def visible(text: str) -> bool:
+    """True when `text` shows at least one character, so a person can read it."""
+    return any(unicodedata.category(c)[0] not in _INVISIBLE_CATEGORIES for c in text)
+
+
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not allowed")
 
@@ -98,15 +150,42 @@ def positive(body: dict, field: str) -> Decimal | None:
 
 
 def fingerprint(request: web.Request, body: Any) -> bytes:
-    """What makes two requests 'the same' for an Idempotency-Key."""
+    """What makes two requests 'the same' for an Idempotency-Key. Ids in the path
+    are compared as the handlers read them (case-insensitively)."""
+    path = _UUID_IN_PATH.sub(lambda m: m.group(0).lower(), request.path)
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(f"{request.method} {request.path}\n{canonical}".encode()).digest()
+    return hashlib.sha256(f"{request.method} {path}\n{canonical}".encode()).digest()
 
 
-async def run_idempotent(request: web.Request, partner_id: str, body: Any, work: Work) -> Outcome:
-    """Runs a mutating use case once per Idempotency-Key (when the client sends one)."""
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+async def run_idempotent(
+    request: web.Request,
+    partner_id: str | None,
+    body: Any,
+    work: Work,
+    on_replay: OnReplay | None = None,
+) -> Outcome:
+    """Runs a mutating use case once per Idempotency-Key (when the client sends
+    one); `partner_id=None` for the operator's routes."""
     return await run_once(
-        request.app[DB_POOL], partner_id, idempotency_key(request), fingerprint(request, body), work
+        request.app[DB_POOL],
+        partner_id,
+        idempotency_key(request),
+        fingerprint(request, body),
+        work,
+        on_replay,
+    )
+
+
+def outcome_response(outcome: Outcome) -> web.Response:
+    """The first answer's exact bytes; a replay says so in a header."""
+    return web.Response(
+        body=outcome.body,
+        status=outcome.status,
+        content_type="application/json",
+        headers={REPLAYED_HEADER: "true"} if outcome.replayed else None,
     )
 
 

@@ -7,28 +7,69 @@ A test checks that every route is documented and every documented route exists.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from jsonschema import Draft202012Validator
 
 from .. import __version__
+from ..domain.money import MAX_GRAMS, MAX_MONEY
+from ..domain.portfolio import MAX_AVERAGE_PRICE, MAX_VALUE
+
+
+def decimal_pattern(maximum: Decimal | None, places: int, *, signed: bool = False) -> str:
+    """Decimal strings up to `maximum`'s integer digits (any number without one)."""
+    more = "*" if maximum is None else f"{{0,{len(str(int(maximum))) - 1}}}"
+    sign = "-?" if signed else ""
+    return rf"^{sign}(0|[1-9][0-9]{more})(\.[0-9]{{1,{places}}})?$"
+
 
 UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-MONEY_PATTERN = r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,2})?$"
-GRAMS_PATTERN = r"^(0|[1-9][0-9]{0,8})(\.[0-9]{1,4})?$"
+# The domain's largest figures (domain/money.py) are what the patterns allow.
+MONEY_PATTERN = decimal_pattern(MAX_MONEY, 2)
+GRAMS_PATTERN = decimal_pattern(MAX_GRAMS, 4)
 RATIO_PATTERN = r"^0(\.[0-9]{1,4})?$"
 
-_MONEY = {"type": "string", "pattern": MONEY_PATTERN, "examples": ["1000.00"]}
-_GRAMS = {"type": "string", "pattern": GRAMS_PATTERN, "examples": ["0.5000"]}
-_UUID = {"type": "string", "pattern": UUID_PATTERN}
+# "x-expected" says, for people, what a field takes: validation messages quote
+# it instead of the library's (which echo the value and print the pattern).
+_MONEY = {
+    "type": "string",
+    "pattern": MONEY_PATTERN,
+    "examples": ["1000.00"],
+    "x-expected": "an amount with at most 12 digits before the point and at most 2 decimal"
+    ' places, as a string such as "100.00"',
+}
+_GRAMS = {
+    "type": "string",
+    "pattern": GRAMS_PATTERN,
+    "examples": ["0.5000"],
+    "x-expected": "grams with at most 9 digits before the point and at most 4 decimal"
+    ' places, as a string such as "0.5000"',
+}
+_UUID = {
+    "type": "string",
+    "pattern": UUID_PATTERN,
+    "x-expected": 'a UUID, as a string such as "3fa85f64-5717-4562-b3fc-2c963f66afa6"',
+}
 _TIME = {"type": "string", "format": "date-time"}
+# Platform-wide sums of holdings (the vault's is negative): no fixed number of digits.
+_TOTAL_GRAMS = {"type": "string", "pattern": decimal_pattern(None, 4, signed=True)}
 
 REQUEST_SCHEMAS: dict[str, dict[str, Any]] = {
     "CreatePartner": {
         "type": "object",
         "additionalProperties": False,
         "required": ["name"],
-        "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 200}},
+        "properties": {
+            "name": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 200,
+                "description": "At least one visible character (not only spaces or"
+                " zero-width characters).",
+                "x-expected": 'a name of 1 to 200 characters, as a string such as "acme-bank"',
+            }
+        },
     },
     "PublishRate": {
         "type": "object",
@@ -37,7 +78,12 @@ REQUEST_SCHEMAS: dict[str, dict[str, Any]] = {
         "properties": {
             "buy_price": _MONEY,
             "sell_price": _MONEY,
-            "tax_rate": {"type": "string", "pattern": RATIO_PATTERN},
+            "tax_rate": {
+                "type": "string",
+                "pattern": RATIO_PATTERN,
+                "x-expected": "a ratio from 0 up to (not including) 1 with at most 4 decimal"
+                ' places, as a string such as "0.03"',
+            },
         },
     },
     "CreateUser": {
@@ -50,6 +96,8 @@ REQUEST_SCHEMAS: dict[str, dict[str, Any]] = {
                 "minLength": 1,
                 "maxLength": 128,
                 "pattern": "^[A-Za-z0-9._:@-]+$",
+                "x-expected": "1 to 128 letters, digits or . _ : @ -, as a string such as"
+                ' "cust-42"',
             }
         },
     },
@@ -57,7 +105,7 @@ REQUEST_SCHEMAS: dict[str, dict[str, Any]] = {
         "type": "object",
         "additionalProperties": False,
         "required": ["status"],
-        "properties": {"status": {"const": "verified"}},
+        "properties": {"status": {"const": "verified", "x-expected": 'the string "verified"'}},
     },
     "TradeRequest": {
         "type": "object",
@@ -104,7 +152,11 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
         "properties": {
             "id": _UUID,
             "name": {"type": "string"},
-            "api_key": {"type": "string", "description": "Shown once; only its hash is kept."},
+            "api_key": {
+                "type": "string",
+                "description": "Shown in this answer only; only its hash is kept. A replay"
+                " (same Idempotency-Key) carries a new key and the earlier one stops working.",
+            },
             "created_at": _TIME,
         },
     },
@@ -187,9 +239,21 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
             "currency": {"type": "string"},
             "grams": _GRAMS,
             "invested_amount": _MONEY,
-            "average_buy_price": {"type": ["string", "null"], "pattern": MONEY_PATTERN},
-            "current_value": {"type": ["string", "null"], "pattern": MONEY_PATTERN},
-            "unrealised_pnl": {"type": ["string", "null"], "pattern": r"^-?[0-9]+\.[0-9]{2}$"},
+            "average_buy_price": {
+                "type": ["string", "null"],
+                "pattern": decimal_pattern(MAX_AVERAGE_PRICE, 2),
+                "description": "Invested amount / grams: over a tiny holding it may exceed any"
+                " one price, hence more digits.",
+            },
+            "current_value": {
+                "type": ["string", "null"],
+                "pattern": decimal_pattern(MAX_VALUE, 2),
+                "description": "grams x the current sell price, rounded down.",
+            },
+            "unrealised_pnl": {
+                "type": ["string", "null"],
+                "pattern": decimal_pattern(MAX_VALUE, 2, signed=True),
+            },
             "valued_at_rate_id": {"type": ["string", "null"]},
         },
     },
@@ -245,10 +309,25 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
         "required": ["balanced", "user_grams", "vault_grams", "checks", "money"],
         "properties": {
             "balanced": {"type": "boolean"},
-            "user_grams": _GRAMS,
-            "vault_grams": {"type": "string"},
+            "user_grams": _TOTAL_GRAMS,
+            "vault_grams": _TOTAL_GRAMS,
             "checks": {"type": "object", "additionalProperties": {"type": "integer"}},
-            "money": {"type": "array", "items": {"type": "object"}},
+            "money": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["currency", "account", "total"],
+                    "properties": {
+                        "currency": {"type": "string"},
+                        "account": {"enum": ["user_money", "treasury_money"]},
+                        "total": {
+                            "type": "string",
+                            "pattern": decimal_pattern(None, 2, signed=True),
+                            "description": "A platform-wide sum: any number of digits.",
+                        },
+                    },
+                },
+            },
         },
     },
 }
@@ -288,9 +367,12 @@ _IDEMPOTENCY_KEY = {
     "in": "header",
     "required": False,
     "description": (
-        "Same key and body: the first response is replayed. Different body: 422. A key is"
-        " kept for the deployment's IDEMPOTENCY_KEY_TTL_HOURS (24 by default) after its first"
-        " use, then forgotten: used again after that, it is a new request."
+        "Same key and request: nothing is done again and the first response is replayed,"
+        " byte for byte, with the header `Idempotent-Replayed: true` (createPartner's replay"
+        " differs only by a new api_key: see there). Different body or route: 422. Keys are"
+        " per partner, and the operator's are its own. A key is kept for the deployment's"
+        " IDEMPOTENCY_KEY_TTL_HOURS (24 by default) after its first use, then forgotten: used"
+        " again after that, it is a new request."
     ),
     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
 }
@@ -309,6 +391,7 @@ def _operation(
     body: str | None = None,
     parameters: list[dict] | None = None,
     errors: tuple[int, ...] = (),
+    description: str | None = None,
 ) -> dict:
     params = list(parameters or [])
     statuses = {401, 403, 429, 503, *errors}
@@ -319,6 +402,7 @@ def _operation(
         "operationId": op_id,
         "summary": summary,
         "tags": ["admin" if role == "operator" else "partner"],
+        **({"description": description} if description else {}),
         "x-role": role,
         "responses": {**{str(k): v for k, v in ok.items()}},
     }
@@ -345,6 +429,14 @@ OPERATIONS: dict[tuple[str, str], dict] = {
         role="operator",
         body="CreatePartner",
         errors=(409,),
+        description=(
+            "The API key is in this answer only (only its hash is stored, so no replay can"
+            " show it again). Retry with the same Idempotency-Key when an answer was lost: the"
+            " retry creates nothing, answers the same partner (same id, name, created_at; 201,"
+            " `Idempotent-Replayed: true`) with a new api_key, rotated in the same transaction,"
+            " and every earlier key of that partner stops working (within 30 s in every"
+            " worker). Without a key, a retry answers 409 partner-exists and the key is lost."
+        ),
     ),
     ("POST", "/v1/admin/rates"): _operation(
         "publishRate",
@@ -365,6 +457,12 @@ OPERATIONS: dict[tuple[str, str], dict] = {
         {200: _ok("Rate")},
         role="any",
         errors=(404,),
+        description=(
+            "Only a rate that can still be quoted (`valid_until` in the future) is current."
+            " When the latest published rate has expired (the feed has stalled) the answer is"
+            " 503 `rate-stale` with Retry-After, never the expired rate: quoting it would be"
+            " refused with 409 rate-expired. 404 `no-rate` means none was ever published."
+        ),
     ),
     ("GET", "/v1/rates/history"): _operation(
         "getRateHistory",

@@ -101,6 +101,7 @@ def service_unavailable(detail: str) -> Problem:
 # Domain rule -> (HTTP status, title). 409: conflicts with current state;
 # 422: the request cannot be honoured as asked.
 _DOMAIN_STATUS = {
+    "domain-error": (422, "Request Refused"),
     "not-found": (404, "Not Found"),
     "rate-not-found": (422, "Unknown Rate"),
     "rate-expired": (409, "Rate Expired"),
@@ -116,5 +117,6 @@ _DOMAIN_STATUS = {
 
 
 def domain_problem(error: DomainError) -> Problem:
-    status, title = _DOMAIN_STATUS[error.code]
+    """A rule without a mapping of its own is refused as the base DomainError is, never a 500."""
+    status, title = _DOMAIN_STATUS.get(error.code, _DOMAIN_STATUS[DomainError.code])
     return Problem(status, error.code, title, error.message)

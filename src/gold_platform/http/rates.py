@@ -13,18 +13,34 @@ from ..services import rates as rate_service
 from ..state import CACHE, CURRENT_RATE, DB_POOL, SETTINGS
 from ..store import rates
 from .auth import require_operator
-from .bodies import json_body
+from .bodies import json_body, outcome_response, run_idempotent
 from .problems import Problem, validation_failed
 
 INTERVALS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "1d": 86400}
 MAX_BUCKETS = 2000
 
 
+# How soon a client should ask again when the latest rate has expired: the
+# feed publishes every few seconds when it runs.
+STALE_RATE_RETRY_SECONDS = 5
+
+
 async def current(request: web.Request) -> web.Response:
-    body = await request.app[CURRENT_RATE].body()
-    if body is None:
+    """Only a rate that can still be quoted: once the latest one has expired
+    (the feed stalled) the answer is 503, never an expired rate as current."""
+    latest = await request.app[CURRENT_RATE].latest()
+    if latest is None:
         raise Problem(404, "no-rate", "No Rate", "No rate has been published yet.")
-    return web.Response(body=body, content_type="application/json")
+    if latest.valid_until <= datetime.now(UTC):
+        raise Problem(
+            503,
+            "rate-stale",
+            "No Current Rate",
+            f"The latest rate expired at {latest.valid_until.isoformat()} and no newer one"
+            " has been published; retry shortly.",
+            headers={"Retry-After": str(STALE_RATE_RETRY_SECONDS)},
+        )
+    return web.Response(body=latest.body, content_type="application/json")
 
 
 def _time_param(request: web.Request, name: str, default: datetime) -> datetime:
@@ -96,15 +112,20 @@ async def publish(request: web.Request) -> web.Response:
         )
     if sell > buy:
         raise validation_failed([{"field": "sell_price", "message": "must not exceed buy_price"}])
-    rate = await rate_service.publish(
-        request.app[DB_POOL],
-        request.app[CACHE],
-        currency=settings.currency,
-        buy_price=buy,
-        sell_price=sell,
-        tax_rate=Decimal(body.get("tax_rate", settings.buy_tax_rate)),
-        valid_seconds=settings.rate_validity_seconds,
-        source="operator-api",
-    )
-    request.app[CURRENT_RATE].forget()
-    return web.json_response(rate, status=201)
+
+    async def work(cur):
+        return 201, await rate_service.record(
+            cur,
+            currency=settings.currency,
+            buy_price=buy,
+            sell_price=sell,
+            tax_rate=Decimal(body.get("tax_rate", settings.buy_tax_rate)),
+            valid_seconds=settings.rate_validity_seconds,
+            source="operator-api",
+        )
+
+    outcome = await run_idempotent(request, None, body, work)
+    if not outcome.replayed:  # a replayed rate may long have been superseded
+        await rate_service.announce(request.app[CACHE], settings.currency, outcome.body)
+        request.app[CURRENT_RATE].forget()
+    return outcome_response(outcome)

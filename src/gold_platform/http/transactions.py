@@ -10,7 +10,7 @@ from ..services import trading
 from ..state import DB_POOL, SETTINGS
 from ..store import transactions
 from .auth import require_partner
-from .bodies import json_body, path_id, positive, run_idempotent
+from .bodies import json_body, outcome_response, path_id, positive, run_idempotent
 from .problems import not_found
 from .representations import transaction_json
 
@@ -38,7 +38,7 @@ def _verify(side: str):
         outcome = await run_idempotent(request, partner_id, body, work)
         if not outcome.replayed:
             TRADES.labels(side, "verified").inc()
-        return web.json_response(outcome.body, status=outcome.status)
+        return outcome_response(outcome)
 
     handler.__name__ = f"verify_{side}"
     return handler
@@ -64,7 +64,7 @@ async def confirm(request: web.Request) -> web.Response:
     if settled:  # counted once the settlement has committed
         TRADES.labels(settled["side"], "confirmed").inc()
         GRAMS_TRADED.labels(settled["side"]).inc(float(settled["grams"]))
-    return web.json_response(outcome.body, status=outcome.status)
+    return outcome_response(outcome)
 
 
 async def cancel(request: web.Request) -> web.Response:
@@ -82,7 +82,7 @@ async def cancel(request: web.Request) -> web.Response:
     outcome = await run_idempotent(request, partner_id, None, work)
     if cancelled:
         TRADES.labels(cancelled["side"], "cancelled").inc()
-    return web.json_response(outcome.body, status=outcome.status)
+    return outcome_response(outcome)
 
 
 async def get(request: web.Request) -> web.Response:

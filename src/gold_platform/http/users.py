@@ -13,7 +13,7 @@ from ..services import trading
 from ..state import DB_POOL, SETTINGS
 from ..store import rates, transactions, users
 from .auth import require_partner
-from .bodies import json_body, path_id, run_idempotent
+from .bodies import json_body, outcome_response, path_id, run_idempotent
 from .problems import not_found, validation_failed
 from .representations import portfolio_json, transaction_json, user_json
 
@@ -31,7 +31,7 @@ async def create(request: web.Request) -> web.Response:
         return (201 if created else 200), user_json(row)
 
     outcome = await run_idempotent(request, partner_id, body, work)
-    return web.json_response(outcome.body, status=outcome.status)
+    return outcome_response(outcome)
 
 
 async def get(request: web.Request) -> web.Response:
@@ -53,7 +53,7 @@ async def attest_kyc(request: web.Request) -> web.Response:
         return 200, user_json(await trading.attest_kyc(cur, partner_id, user_id))
 
     outcome = await run_idempotent(request, partner_id, body, work)
-    return web.json_response(outcome.body, status=outcome.status)
+    return outcome_response(outcome)
 
 
 async def portfolio(request: web.Request) -> web.Response:

@@ -4,6 +4,7 @@ forget keys once their replay window (IDEMPOTENCY_KEY_TTL_HOURS) has passed."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -17,6 +18,9 @@ from ..store import idempotency
 
 log = get_logger(__name__)
 Work = Callable[[object], Awaitable[tuple[int, dict]]]
+# Runs instead of the work when a request is replayed, in the same transaction,
+# with the stored body (create-partner rotates the key it cannot replay).
+OnReplay = Callable[[object, dict], Awaitable[None]]
 
 PURGE_INTERVAL_SECONDS = 300.0
 # Each batch is its own short transaction; a round stops after PURGE_MAX_BATCHES
@@ -28,16 +32,22 @@ PURGE_MAX_BATCHES = 100
 @dataclass(frozen=True, slots=True)
 class Outcome:
     status: int
-    body: dict
+    body: bytes  # serialised once: a replay answers exactly these bytes
     replayed: bool
 
 
 async def run_once(
-    pool: aiopg.Pool, partner_id: str, key: str | None, fingerprint: bytes, work: Work
+    pool: aiopg.Pool,
+    partner_id: str | None,
+    key: str | None,
+    fingerprint: bytes,
+    work: Work,
+    on_replay: OnReplay | None = None,
 ) -> Outcome:
     """The key is claimed in the same database transaction as the work, so the
     work and its recorded response commit together or not at all. A failed
-    request (any error) records nothing: the key may be retried."""
+    request (any error) records nothing: the key may be retried.
+    `partner_id=None` is the operator's own key space."""
     async with transaction(pool) as cur:
         prior = None if key is None else await idempotency.claim(cur, partner_id, key, fingerprint)
         if prior is not None:
@@ -45,11 +55,14 @@ async def run_once(
                 raise IdempotencyKeyReused(
                     "This Idempotency-Key was used with a different request."
                 )
-            return Outcome(prior["response_status"], prior["response_body"], replayed=True)
+            if on_replay is not None:
+                await on_replay(cur, json.loads(prior["response_bytes"]))
+            return Outcome(prior["response_status"], prior["response_bytes"], replayed=True)
         status, body = await work(cur)
+        raw = json.dumps(body).encode()
         if key is not None:
-            await idempotency.record(cur, partner_id, key, status, body)
-        return Outcome(status, body, replayed=False)
+            await idempotency.record(cur, partner_id, key, status, raw)
+        return Outcome(status, raw, replayed=False)
 
 
 async def purge_once(pool: aiopg.Pool, ttl_hours: int) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 import aiopg
@@ -12,7 +14,7 @@ import aiopg
 from ..cache import Cache
 from ..db import autocommit, transaction
 from ..domain.money import money
-from ..domain.pricing import RatePrices
+from ..domain.pricing import RatePrices, check_publishable
 from ..store import ledger, rates
 
 # Short, so a publish that could not reach Redis is corrected within seconds.
@@ -53,8 +55,16 @@ async def current_rate_body(pool: aiopg.Pool, cache: Cache, currency: str) -> by
     return body
 
 
+@dataclass(frozen=True, slots=True)
+class LatestRate:
+    """The newest published rate, serialised, with the end of its validity."""
+
+    body: bytes
+    valid_until: datetime
+
+
 class CurrentRate:
-    """The current rate as each worker serves it: kept in process for
+    """The latest rate as each worker serves it: kept in process for
     LOCAL_TTL_SECONDS, refreshed by one request at a time (the others await the
     same refresh), so a burst of reads costs one Redis read, not one each."""
 
@@ -62,13 +72,14 @@ class CurrentRate:
 
     def __init__(self, pool: aiopg.Pool, cache: Cache, currency: str) -> None:
         self._pool, self._cache, self._currency = pool, cache, currency
-        self._body: bytes | None = None
+        self._latest: LatestRate | None = None
         self._fresh_until = 0.0
-        self._refreshing: asyncio.Future[bytes | None] | None = None
+        self._refreshing: asyncio.Future[LatestRate | None] | None = None
 
-    async def body(self) -> bytes | None:
-        if self._body is not None and time.monotonic() < self._fresh_until:
-            return self._body
+    async def latest(self) -> LatestRate | None:
+        """None when no rate was ever published; the caller checks `valid_until`."""
+        if self._latest is not None and time.monotonic() < self._fresh_until:
+            return self._latest
         if self._refreshing is None:
             self._refreshing = asyncio.ensure_future(self._refresh())
         return await asyncio.shield(self._refreshing)
@@ -77,19 +88,21 @@ class CurrentRate:
         """After a publish in this worker, do not serve the previous rate locally."""
         self._fresh_until = 0.0
 
-    async def _refresh(self) -> bytes | None:
+    async def _refresh(self) -> LatestRate | None:
         try:
             body = await current_rate_body(self._pool, self._cache, self._currency)
-            if body is not None:
-                self._body, self._fresh_until = body, time.monotonic() + self.LOCAL_TTL_SECONDS
-            return body
+            if body is None:
+                return None
+            valid_until = datetime.fromisoformat(json.loads(body)["valid_until"])
+            self._latest = LatestRate(body, valid_until)
+            self._fresh_until = time.monotonic() + self.LOCAL_TTL_SECONDS
+            return self._latest
         finally:
             self._refreshing = None
 
 
-async def publish(
-    pool: aiopg.Pool,
-    cache: Cache,
+async def record(
+    cur,
     *,
     currency: str,
     buy_price: Decimal,
@@ -98,13 +111,22 @@ async def publish(
     valid_seconds: int,
     source: str,
 ) -> dict:
+    """Records a rate in the caller's transaction; `announce` it once committed."""
+    check_publishable(RatePrices(buy_price, sell_price, tax_rate))
+    await ledger.ensure_platform_accounts(cur, currency)
+    row = await rates.publish(cur, currency, buy_price, sell_price, tax_rate, valid_seconds, source)
+    return rate_json(row)
+
+
+async def announce(cache: Cache, currency: str, body: bytes) -> None:
+    """Replace, not just invalidate: the next read is a hit. If Redis is down the
+    entry simply expires (CACHE_TTL_SECONDS) and reads fall back to PostgreSQL."""
+    await cache.set(_cache_key(currency), body, CACHE_TTL_SECONDS)
+
+
+async def publish(pool: aiopg.Pool, cache: Cache, **rate) -> dict:
+    """Records and announces a rate (the feed); takes `record`'s keywords."""
     async with transaction(pool) as cur:
-        await ledger.ensure_platform_accounts(cur, currency)
-        row = await rates.publish(
-            cur, currency, buy_price, sell_price, tax_rate, valid_seconds, source
-        )
-    body = rate_json(row)
-    # Replace, not just invalidate: the next read is a hit. If Redis is down the
-    # entry simply expires (CACHE_TTL_SECONDS) and reads fall back to PostgreSQL.
-    await cache.set(_cache_key(currency), json.dumps(body).encode(), CACHE_TTL_SECONDS)
+        body = await record(cur, **rate)
+    await announce(cache, rate["currency"], json.dumps(body).encode())
     return body

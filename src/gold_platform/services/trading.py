@@ -38,6 +38,13 @@ async def verify(
     if side == "sell":
         rules.check_sell_balance(user["balance_grams"], quote.grams)
     else:
+        rules.check_holding_limits(
+            user["balance_grams"],
+            quote.grams,
+            portfolio.cost_basis_after(
+                side, user["cost_basis"], user["balance_grams"], quote.grams, quote.total_amount
+            ),
+        )
         rules.check_kyc(
             user["balance_grams"],
             quote.grams,
@@ -61,9 +68,13 @@ async def confirm(
         return tx, False
     holding = await users.lock_holding(cur, partner_id, tx["user_id"])
     side, grams, total = tx["side"], tx["grams"], tx["total_amount"]
+    cost_after = portfolio.cost_basis_after(
+        side, holding["cost_basis"], holding["balance"], grams, total
+    )
     if side == "sell":
         rules.check_sell_balance(holding["balance"], grams)
     else:
+        rules.check_holding_limits(holding["balance"], grams, cost_after)
         rules.check_kyc(
             holding["balance"],
             grams,
@@ -78,9 +89,7 @@ async def confirm(
         transaction_id,
         {"user_gold": holding["gold_account_id"], "user_money": holding["money_account_id"]},
         postings,
-        cost_basis=portfolio.cost_basis_after(
-            side, holding["cost_basis"], holding["balance"], grams, total
-        ),
+        cost_basis=cost_after,
     )
     if settled is None:
         # It left 'pending' (or expired) after we read it, so nothing changed:

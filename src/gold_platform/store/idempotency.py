@@ -1,14 +1,28 @@
-"""Idempotency keys: the first request's response, replayed for the same key
-for a window of hours, then purged."""
+"""Idempotency keys: the first request's response, replayed byte for byte for
+the same key for a window of hours, then purged.
+
+A partner's keys are in idempotency_keys, the operator's (who has no partner
+id) in operator_idempotency_keys; `partner_id=None` means the operator's.
+"""
 
 from __future__ import annotations
 
 import json
 
+# (table, the columns a key is unique by, the values' placeholders)
+_PARTNER = ("idempotency_keys", "partner_id, key", "%s, %s")
+_OPERATOR = ("operator_idempotency_keys", "key", "%s")
 
-async def claim(cur, partner_id: str, key: str, request_hash: bytes) -> dict | None:
+
+def _scope(partner_id: str | None, key: str) -> tuple[tuple[str, str, str], tuple]:
+    if partner_id is None:
+        return _OPERATOR, (key,)
+    return _PARTNER, (partner_id, key)
+
+
+async def claim(cur, partner_id: str | None, key: str, request_hash: bytes) -> dict | None:
     """None when this request now owns the key; otherwise the first request's row
-    (request_hash, response_status, response_body), to replay.
+    (request_hash, response_status, response_bytes), to replay.
 
     A concurrent request with the same key blocks here until the owner commits
     (then its answered row comes back) or rolls back (then this request owns the
@@ -18,44 +32,62 @@ async def claim(cur, partner_id: str, key: str, request_hash: bytes) -> dict | N
     only be this request's own insert, since the owner records the response
     before it commits.
     """
+    (table, unique, placeholders), owner = _scope(partner_id, key)
+    # A partner's row written by the previous release has only the jsonb copy.
+    previous = "response_body" if partner_id is not None else "NULL::jsonb"
     await cur.execute(
-        "INSERT INTO idempotency_keys (partner_id, key, request_hash) VALUES (%s, %s, %s)"
-        " ON CONFLICT (partner_id, key) DO UPDATE SET key = EXCLUDED.key"
-        " RETURNING request_hash, response_status, response_body",
-        (partner_id, key, request_hash),
+        f"INSERT INTO {table} ({unique}, request_hash) VALUES ({placeholders}, %s)"
+        f" ON CONFLICT ({unique}) DO UPDATE SET key = EXCLUDED.key"
+        f" RETURNING request_hash, response_status, response_bytes, {previous} AS response_body",
+        (*owner, request_hash),
     )
     row = await cur.fetchone()
     if row["response_status"] is None:
         return None
     row["request_hash"] = bytes(row["request_hash"])
+    raw = row.pop("response_bytes")
+    previous_body = row.pop("response_body")
+    row["response_bytes"] = bytes(raw) if raw is not None else json.dumps(previous_body).encode()
     return row
 
 
-async def record(cur, partner_id: str, key: str, status: int, body: dict) -> None:
+async def record(cur, partner_id: str | None, key: str, status: int, body: bytes) -> None:
+    """Stores the exact bytes answered (and, for a partner, the jsonb copy the
+    previous release replays from)."""
+    (table, unique, placeholders), owner = _scope(partner_id, key)
+    copy = ", response_body = convert_from(%s, 'UTF8')::jsonb" if partner_id is not None else ""
     await cur.execute(
-        "UPDATE idempotency_keys SET response_status = %s, response_body = %s"
-        " WHERE partner_id = %s AND key = %s",
-        (status, json.dumps(body), partner_id, key),
+        f"UPDATE {table} SET response_status = %s, response_bytes = %s{copy}"
+        f" WHERE ({unique}) = ({placeholders})",
+        (status, body, *((body,) if partner_id is not None else ()), *owner),
     )
 
 
 async def purge_older_than(cur, hours: int, batch: int) -> int:
-    """Deletes up to `batch` keys created more than `hours` ago, oldest first
-    (the created_at index finds them); returns how many. Keys locked by a
-    replay in progress are left for the next batch."""
+    """Deletes up to `batch` keys of each table created more than `hours` ago,
+    oldest first (the created_at indexes find them); returns how many. Keys
+    locked by a replay in progress are left for the next batch."""
     await cur.execute(
         """
-        WITH purged AS (
+        WITH partners AS (
             DELETE FROM idempotency_keys
              WHERE (partner_id, key) IN (
                    SELECT partner_id, key FROM idempotency_keys
-                    WHERE created_at < now() - make_interval(hours => %s)
-                    ORDER BY created_at LIMIT %s
+                    WHERE created_at < now() - make_interval(hours => %(hours)s)
+                    ORDER BY created_at LIMIT %(batch)s
+                      FOR UPDATE SKIP LOCKED)
+            RETURNING 1
+        ), operator AS (
+            DELETE FROM operator_idempotency_keys
+             WHERE key IN (
+                   SELECT key FROM operator_idempotency_keys
+                    WHERE created_at < now() - make_interval(hours => %(hours)s)
+                    ORDER BY created_at LIMIT %(batch)s
                       FOR UPDATE SKIP LOCKED)
             RETURNING 1
         )
-        SELECT count(*) AS purged FROM purged
+        SELECT (SELECT count(*) FROM partners) + (SELECT count(*) FROM operator) AS purged
         """,
-        (hours, batch),
+        {"hours": hours, "batch": batch},
     )
     return (await cur.fetchone())["purged"]

@@ -46,6 +46,17 @@ async def create(cur, name: str) -> tuple[dict, IssuedKey]:
     return await cur.fetchone(), key
 
 
+async def rotate_key(cur, partner_id: str) -> IssuedKey:
+    """A new key for the partner; the previous one stops working (as soon as no
+    worker has it cached: `auth.KEY_CACHE_SECONDS`)."""
+    key = new_key()
+    await cur.execute(
+        "UPDATE partners SET key_id = %s, key_hash = %s WHERE id = %s",
+        (key.key_id, hash_secret(key.secret), partner_id),
+    )
+    return key
+
+
 async def find_by_key_id(cur, key_id: str) -> dict | None:
     await cur.execute("SELECT id, key_hash, disabled_at FROM partners WHERE key_id = %s", (key_id,))
     row = await cur.fetchone()
