@@ -274,3 +274,23 @@ def test_admission_policy_outside_the_cluster_project_is_caught(tools: Tools, re
         "(admissionregistration.k8s.io/ValidatingAdmissionPolicy) is not in the "
         "clusterResourceWhitelist of gold-platform-cluster"
     ) in errors
+
+
+def test_staging_namespace_without_signature_verification_is_caught(tools: Tools, repo_copy: Path):
+    edit(repo_copy / "argocd/apps/staging.yaml", 'policy.sigstore.dev/include: "true"', 'other: "x"')
+    errors = failed(tools, repo_copy)
+    assert "rule 'argocd-signatures'" in errors
+    assert "staging's namespace must be labelled policy.sigstore.dev/include" in errors
+
+
+def test_an_image_from_outside_the_signed_registry_in_prod_is_caught(tools: Tools, repo_copy: Path):
+    # Redis from Docker Hub instead of the project's signed mirror.
+    edit(
+        repo_copy / "kustomize/overlays/prod/version/kustomization.yaml",
+        "    newName: ghcr.io/gold-platform/mirror/redis\n",
+        "    newName: docker.io/library/redis\n",
+    )
+    errors = failed(tools, repo_copy)
+    assert "Deployment/gold-platform-prod/redis: rule 'signed-registry'" in errors
+    assert "is not from ghcr.io/gold-platform/" in errors
+    assert "prod/version/kustomization.yaml: Component: rule 'version-file'" in errors
