@@ -16,6 +16,8 @@
 # stands in, and nothing is uploaded to a transparency log.
 #
 # Usage: sign-images.sh   (called by up.sh with ARGOCD=1, after addons.sh)
+# The image names come from versions.env, through lib.sh.
+# shellcheck disable=SC2153
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # podman's storage, where images.sh built the images.

@@ -810,7 +810,7 @@ def check_environment_app(where: str, oid: str, env: str, app: dict) -> list[Vio
                 where,
                 oid,
                 "argocd-signatures",
-                f"{env}'s namespace must be labelled {SIGNATURE_NAMESPACE_LABEL}: \"true\"",
+                f'{env}\'s namespace must be labelled {SIGNATURE_NAMESPACE_LABEL}: "true"',
             )
         )
     return out

@@ -277,7 +277,9 @@ def test_admission_policy_outside_the_cluster_project_is_caught(tools: Tools, re
 
 
 def test_staging_namespace_without_signature_verification_is_caught(tools: Tools, repo_copy: Path):
-    edit(repo_copy / "argocd/apps/staging.yaml", 'policy.sigstore.dev/include: "true"', 'other: "x"')
+    edit(
+        repo_copy / "argocd/apps/staging.yaml", 'policy.sigstore.dev/include: "true"', 'other: "x"'
+    )
     errors = failed(tools, repo_copy)
     assert "rule 'argocd-signatures'" in errors
     assert "staging's namespace must be labelled policy.sigstore.dev/include" in errors
