@@ -20,14 +20,16 @@ help: ## list targets
 
 venv: $(VENV)/.installed ## create .venv and install the package with its dev extra
 
-$(VENV)/.installed: setup.cfg pyproject.toml
+# devtools/ (gold_devtools: devstack, postgres_binaries) is development-only
+# tooling, a package of its own: installed here, never in the wheel or image.
+$(VENV)/.installed: setup.cfg pyproject.toml devtools/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e '.[dev]'
+	$(PIP) install --quiet -e '.[dev]' -e ./devtools
 	touch $@
 
 run: venv ## serve on http://127.0.0.1:8080 (HOST, PORT change it; starts PostgreSQL and Redis when no URL is set); keys in .state/run/dev.env
-	$(PY) -m gold_platform.devstack -- $(VENV)/bin/gold-platform dev --migrate --feed --partner demo-partner \
+	$(PY) -m gold_devtools.devstack -- $(VENV)/bin/gold-platform dev --migrate --feed --partner demo-partner \
 	    --env-file .state/run/dev.env
 
 test: venv tools ## the whole test suite, against real PostgreSQL and Redis
@@ -42,8 +44,8 @@ test-fast: venv tools ## the quick loop: every test not marked slow (PYTEST_ARGS
 lint: lint-python lint-shell ## static checks (fragments add more)
 
 lint-python: venv
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src devtools tests bench
+	$(VENV)/bin/ruff format --check src devtools tests bench
 
 lint-shell: venv
 	@files=$$(git ls-files '*.sh' .ci/run); \
