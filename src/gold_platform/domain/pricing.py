@@ -117,6 +117,11 @@ def sell_by_amount(rate: RatePrices, amount: Decimal) -> Quote:
     return _sell_quote(rate, "amount", grams, amount)
 
 
+def _given(value: Decimal | None) -> Decimal:
+    assert value is not None  # quote checked that exactly one of amount or grams is given
+    return value
+
+
 @in_money_context
 def quote(
     rate: RatePrices,
@@ -127,14 +132,20 @@ def quote(
     minimum_buy: Decimal,
 ) -> Quote:
     """Exactly one of `amount` or `grams` is given (the HTTP schema enforces it)."""
+    if (amount is None) == (grams is None):
+        raise ValueError("give exactly one of amount or grams")
     if side == "buy":
         result = (
             buy_by_amount(rate, amount, minimum_buy)
             if amount is not None
-            else buy_by_grams(rate, grams, minimum_buy)
+            else buy_by_grams(rate, _given(grams), minimum_buy)
         )
     else:
-        result = sell_by_amount(rate, amount) if amount is not None else sell_by_grams(rate, grams)
+        result = (
+            sell_by_amount(rate, amount)
+            if amount is not None
+            else sell_by_grams(rate, _given(grams))
+        )
     if result.total_amount > MAX_TOTAL:
         raise AboveMaximum(f"One trade may total at most {MAX_TOTAL:f}.")
     if result.grams > MAX_GRAMS:

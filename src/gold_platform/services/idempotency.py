@@ -5,22 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import aiopg
 import psycopg2
 
-from ..db import transaction
+from ..db import DictCursor, transaction
 from ..domain.errors import IdempotencyKeyReused
 from ..observability.logs import get_logger
 from ..store import idempotency
 
 log = get_logger(__name__)
-Work = Callable[[object], Awaitable[tuple[int, dict]]]
+# The use case: (status, JSON body) from inside the key's transaction.
+Work = Callable[[DictCursor], Awaitable[tuple[int, Mapping[str, Any]]]]
 # Runs instead of the work when a request is replayed, in the same transaction,
 # with the stored body (create-partner rotates the key it cannot replay).
-OnReplay = Callable[[object, dict], Awaitable[None]]
+OnReplay = Callable[[DictCursor, dict[str, Any]], Awaitable[None]]
 
 PURGE_INTERVAL_SECONDS = 300.0
 # Each batch is its own short transaction; a round stops after PURGE_MAX_BATCHES
