@@ -115,7 +115,12 @@ async def record(
     valid_seconds: int,
     source: str,
 ) -> RateJson:
-    """Records a rate in the caller's transaction; `announce` it once committed."""
+    """Records a rate in the caller's transaction; `announce` it once committed.
+
+    The one way a rate is published (the operator's API and the feed alike):
+    it refuses, before anything is stored, what `pricing.check_publishable`
+    refuses (a price at or below 0, a sell price above the buy price, a tax
+    rate outside [0, 1), a price the API could not show)."""
     check_publishable(RatePrices(buy_price, sell_price, tax_rate))
     await ledger.ensure_platform_accounts(cur, currency)
     row = await rates.publish(cur, currency, buy_price, sell_price, tax_rate, valid_seconds, source)
