@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..domain.ledger import Reconciliation
 from ..domain.money import grams, money
 from ..domain.portfolio import Portfolio
 from ..domain.rules import effective_status
@@ -73,4 +74,17 @@ def bucket_json(row: RateBucket) -> dict:
             "low": money(row["sell_low"]),
             "close": money(row["sell_close"]),
         },
+    }
+
+
+def reconciliation_json(report: Reconciliation) -> dict:
+    return {
+        "balanced": report.balanced,
+        "user_grams": grams(report.user_grams),
+        "vault_grams": grams(report.vault_grams),
+        "checks": report.checks,
+        "money": [
+            {"currency": row.currency, "account": row.account, "total": money(row.total)}
+            for row in report.money
+        ],
     }
