@@ -11,7 +11,8 @@ from ..services import ledger as ledger_service
 from ..state import DB_POOL
 from ..store import partners
 from .auth import require_operator
-from .bodies import REPLAYED_HEADER, json_body, run_idempotent, visible
+from .bodies import json_body, visible
+from .idempotency import REPLAYED_HEADER, run_idempotent
 from .problems import Problem, validation_failed
 from .representations import reconciliation_json
 

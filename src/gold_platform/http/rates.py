@@ -12,7 +12,8 @@ from ..services import rates as rate_service
 from ..state import CACHE, CURRENT_RATE, DB_POOL, SETTINGS
 from ..store import rates
 from .auth import require_operator
-from .bodies import json_body, outcome_response, run_idempotent
+from .bodies import json_body
+from .idempotency import outcome_response, run_idempotent
 from .problems import Problem, validation_failed
 from .representations import bucket_json
 

@@ -13,7 +13,8 @@ from ..services import trading
 from ..state import DB_POOL, SETTINGS
 from ..store import transactions, users
 from .auth import require_partner
-from .bodies import json_body, outcome_response, path_id, run_idempotent
+from .bodies import json_body, path_id
+from .idempotency import outcome_response, run_idempotent
 from .problems import not_found, validation_failed
 from .representations import portfolio_json, transaction_json, user_json
 

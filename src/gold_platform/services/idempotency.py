@@ -4,6 +4,7 @@ forget keys once their replay window (IDEMPOTENCY_KEY_TTL_HOURS) has passed."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ Work = Callable[[DictCursor], Awaitable[tuple[int, Mapping[str, Any]]]]
 # with the stored body (create-partner rotates the key it cannot replay).
 OnReplay = Callable[[DictCursor, dict[str, Any]], Awaitable[None]]
 
+MAX_KEY_LENGTH = 255
+
 PURGE_INTERVAL_SECONDS = 300.0
 # Each batch is its own short transaction; a round stops after PURGE_MAX_BATCHES
 # and the next round, PURGE_INTERVAL_SECONDS later, carries on.
@@ -36,6 +39,18 @@ class Outcome:
     status: int
     body: bytes  # serialised once: a replay answers exactly these bytes
     replayed: bool
+
+
+def valid_key(key: str) -> bool:
+    """1 to MAX_KEY_LENGTH printable characters."""
+    return 1 <= len(key) <= MAX_KEY_LENGTH and key.isprintable()
+
+
+def fingerprint(method: str, path: str, body: object) -> bytes:
+    """What makes two requests 'the same' for an Idempotency-Key: the method, the
+    path (as the caller normalised it) and the body, canonically serialised."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).digest()
 
 
 async def run_once(
