@@ -2,7 +2,7 @@
 """The Gold Platform benchmark: the service against its ceilings and a peer stack.
 
 Usage (what `make bench` runs):
-    .venv/bin/python -m gold_platform.devstack -- .tools/bench-venv/bin/python bench/run.py
+    .venv/bin/python -m gold_devtools.devstack -- .tools/bench-venv/bin/python bench/run.py
 
 Needs DATABASE_URL and REDIS_URL (devstack exports them), `wrk` and `pgbench`
 on PATH, the project venv (.venv: the service, gunicorn, aiohttp) and the
@@ -582,10 +582,10 @@ def drop_user_map(psql: str, database_url: str) -> None:
 
 
 def pg_tool(name: str) -> str:
-    """PostgreSQL client tools: the project's pinned ones (gold_platform.postgres_binaries,
+    """PostgreSQL client tools: the project's pinned ones (gold_devtools.postgres_binaries,
     of the newest major, so they work against devstack's server) when present, else the system's."""
     pinned = subprocess.run(
-        [str(PROJECT_VENV / "bin" / "python"), "-m", "gold_platform.postgres_binaries",
+        [str(PROJECT_VENV / "bin" / "python"), "-m", "gold_devtools.postgres_binaries",
          "client-tool", name],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
@@ -824,7 +824,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("DATABASE_URL", "REDIS_URL"):
         if not os.environ.get(name):
             print(
-                f"bench: {name} is not set (run through `make bench` or gold_platform.devstack)",
+                f"bench: {name} is not set (run through `make bench` or gold_devtools.devstack)",
                 file=sys.stderr,
             )
             return 2

@@ -21,7 +21,7 @@ bench-tools: $(BENCH_VENV)/.installed ## wrk (Debian) and the bench venv (peer s
 	  else echo "bench: wrk is missing: sudo apt-get install wrk" >&2; exit 2; fi; }
 
 bench: venv bench-tools ## benchmark: service vs ceilings vs FastAPI peer (about 4 min; BENCH_ARGS=--help)
-	$(PY) -m gold_platform.devstack -- $(BENCH_PY) bench/run.py $(BENCH_ARGS)
+	$(PY) -m gold_devtools.devstack -- $(BENCH_PY) bench/run.py $(BENCH_ARGS)
 
 bench-profile: venv bench-tools ## the service's scenarios only, with py-spy on each worker
-	$(PY) -m gold_platform.devstack -- $(BENCH_PY) bench/run.py --only service --profile $(BENCH_ARGS)
+	$(PY) -m gold_devtools.devstack -- $(BENCH_PY) bench/run.py --only service --profile $(BENCH_ARGS)

@@ -23,7 +23,8 @@ import pytest
 import redis as redis_sync
 from psycopg2.extensions import make_dsn, parse_dsn
 
-from gold_platform import devstack, migrations, postgres_binaries
+from gold_devtools import devstack, postgres_binaries
+from gold_platform import migrations
 from gold_platform.settings import REPO_MIGRATIONS_DIR, Settings
 
 TEMPLATE_DB = "gold_platform_test_template"

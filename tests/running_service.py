@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from gold_platform.devstack import free_ports
+from gold_devtools.devstack import free_ports
 
 GOLD_PLATFORM = str(Path(sys.executable).with_name("gold-platform"))
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the built image under containerd (ctr) and podman against the
 # PostgreSQL/Redis in DATABASE_URL/REDIS_URL. Called by smoke.sh through
-# `python -m gold_platform.devstack -- scripts/image/smoke-run.sh`.
+# `python -m gold_devtools.devstack -- scripts/image/smoke-run.sh`.
 #
 # containerd: a private daemon (own root, state, socket; no CRI plugin),
 #   started here and stopped by PID on exit. The service runs as the image's
@@ -13,7 +13,7 @@ set -euo pipefail
 # shellcheck source=scripts/image/env.sh
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
-[ -n "${DATABASE_URL:-}" ] || die "DATABASE_URL is not set: run through smoke.sh (gold_platform.devstack)"
+[ -n "${DATABASE_URL:-}" ] || die "DATABASE_URL is not set: run through smoke.sh (gold_devtools.devstack)"
 : "${SMOKE_DIR:?run through smoke.sh}" "${FIGURES:?run through smoke.sh}"
 [ -s "$SMOKE_DIR/image.oci.tar" ] || die "$SMOKE_DIR/image.oci.tar missing: run through smoke.sh"
 figure() { printf '%-44s %s\n' "$1" "$2" >> "$FIGURES"; log "$1: $2"; }

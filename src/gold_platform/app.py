@@ -41,7 +41,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
             try:
                 await task
             except Exception:  # a failed helper task must not keep the pool open
-                log.exception("background_task_failed", task=task.get_coro().__qualname__)
+                log.exception(
+                    "background_task_failed", task=getattr(task.get_coro(), "__qualname__", "?")
+                )
     pool.close()
     await pool.wait_closed()
 

@@ -8,6 +8,7 @@ connect timeout to every request. Nothing is ever written only to Redis.
 from __future__ import annotations
 
 import time
+from typing import cast
 
 import redis.asyncio as redis
 from redis.asyncio.retry import Retry
@@ -76,7 +77,7 @@ class Cache:
             self.failed(exc, "get")
             return None
         CACHE_OPERATIONS.labels("hit" if value is not None else "miss").inc()
-        return value
+        return cast("bytes | None", value)  # the client does not decode responses
 
     async def set(
         self, key: str, value: bytes, ttl_seconds: int, *, only_if_absent: bool = False

@@ -140,6 +140,7 @@ def cmd_feed(args: argparse.Namespace) -> int:
 
         from . import db
         from .cache import Cache
+        from .domain.errors import DomainError
         from .domain.feed import random_walk
         from .services.rates import publish
 
@@ -148,16 +149,27 @@ def cmd_feed(args: argparse.Namespace) -> int:
         walk = random_walk(args.seed, tax_rate=settings.buy_tax_rate)
         try:
             for prices in itertools.islice(walk, args.count):
-                rate = await publish(
-                    pool,
-                    cache,
-                    currency=settings.currency,
-                    buy_price=prices.buy_price,
-                    sell_price=prices.sell_price,
-                    tax_rate=prices.tax_rate,
-                    valid_seconds=settings.rate_validity_seconds,
-                    source=f"simulated-feed:{args.seed}",
-                )
+                try:
+                    # The operator's API publishes through the same rules.
+                    rate = await publish(
+                        pool,
+                        cache,
+                        currency=settings.currency,
+                        buy_price=prices.buy_price,
+                        sell_price=prices.sell_price,
+                        tax_rate=prices.tax_rate,
+                        valid_seconds=settings.rate_validity_seconds,
+                        source=f"simulated-feed:{args.seed}",
+                    )
+                except DomainError as refused:  # nothing was stored; the next tick may do
+                    log.warning(
+                        "rate_refused",
+                        reason=refused.message,
+                        buy=f"{prices.buy_price:f}",
+                        sell=f"{prices.sell_price:f}",
+                    )
+                    await asyncio.sleep(args.interval)
+                    continue
                 log.info(
                     "rate_published",
                     rate_id=rate["rate_id"],

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Literal
+from typing import Any, Literal
 
 import aiopg
 import psycopg2
@@ -67,17 +67,17 @@ class DictCursor:
     def __init__(self, cursor: aiopg.Cursor) -> None:
         self._cursor = cursor
 
-    async def execute(self, operation: str, parameters=None) -> None:
+    async def execute(self, operation: str, parameters: object = None) -> None:
         await self._cursor.execute(operation, parameters)
 
     def _names(self) -> list[str]:
-        return [column.name for column in self._cursor.description]
+        return [column.name for column in self._cursor.description or ()]
 
-    async def fetchone(self) -> dict | None:
+    async def fetchone(self) -> dict[str, Any] | None:
         row = await self._cursor.fetchone()
         return None if row is None else dict(zip(self._names(), row, strict=True))
 
-    async def fetchall(self) -> list[dict]:
+    async def fetchall(self) -> list[dict[str, Any]]:
         rows = await self._cursor.fetchall()
         if not rows:
             return []

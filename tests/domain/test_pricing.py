@@ -6,7 +6,7 @@ from decimal import Decimal as D
 import pytest
 
 from gold_platform.domain import pricing
-from gold_platform.domain.errors import BelowMinimum
+from gold_platform.domain.errors import BelowMinimum, InvalidField
 
 RATE = pricing.RatePrices(buy_price=D("6000.00"), sell_price=D("5800.00"), tax_rate=D("0.03"))
 MIN = D("10.00")
@@ -148,3 +148,23 @@ def test_the_callers_decimal_context_never_changes_a_price_or_its_tax():
         D("22.22"),
     )
     assert sell.total_amount == D("715.72")
+
+
+@pytest.mark.parametrize(
+    ("buy", "sell", "tax", "field"),
+    [
+        ("0", "0", "0.03", "buy_price|sell_price"),
+        ("100.00", "-1.00", "0.03", "buy_price|sell_price"),
+        ("100.00", "100.01", "0.03", "sell_price"),
+        ("100.00", "90.00", "1", "tax_rate"),
+        ("100.00", "90.00", "-0.01", "tax_rate"),
+    ],
+)
+def test_a_rate_that_breaks_a_price_rule_is_not_publishable(buy, sell, tax, field):
+    with pytest.raises(InvalidField) as refused:
+        pricing.check_publishable(pricing.RatePrices(D(buy), D(sell), D(tax)))
+    assert refused.value.field == field
+
+
+def test_a_rate_within_the_rules_is_publishable():
+    pricing.check_publishable(pricing.RatePrices(D("6000.00"), D("6000.00"), D("0")))

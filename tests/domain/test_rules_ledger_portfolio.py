@@ -82,3 +82,14 @@ def test_random_walk_is_reproducible_and_bounded():
         assert D("4000") <= cur.buy_price <= D("9000")
         assert cur.sell_price < cur.buy_price
         assert abs(cur.buy_price - prev.buy_price) <= prev.buy_price * D("0.002") + D("0.01")
+
+
+def test_reconciliation_is_balanced_only_when_every_check_counts_zero():
+    clean = dict.fromkeys(ledger.RECONCILIATION_CHECKS, 0)
+    money = [ledger.MoneyTotal("INR", "user_money", D("-10.00"))]
+    report = ledger.reconcile(clean, D("1.5"), D("-1.5"), money)
+    assert report.balanced is True
+    assert list(report.checks) == list(ledger.RECONCILIATION_CHECKS)
+    assert report.money == tuple(money)
+    for name in ledger.RECONCILIATION_CHECKS:
+        assert ledger.reconcile({**clean, name: 1}, D(0), D(0), []).balanced is False

@@ -15,7 +15,8 @@ from typing import Any
 import aiohttp
 import psycopg2
 
-from gold_platform import devstack, migrations
+from gold_devtools import devstack
+from gold_platform import migrations
 from gold_platform.settings import REPO_MIGRATIONS_DIR
 from tests.conftest import OPERATOR_KEY
 

@@ -1,7 +1,7 @@
 """A PostgreSQL server owned by one test, which the test may stop, freeze and restart.
 
 Fault tests must not touch the suite's shared server, so each starts its own
-through `gold_platform.devstack` (the same pinned binaries and major as the
+through `gold_devtools.devstack` (the same pinned binaries and major as the
 suite's). Unlike `devstack.postgres`, the port and the data folder stay the
 same across `stop()` / `start()`, so a running service sees "the database
 went away and came back" rather than a new server.
@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from gold_platform import devstack
+from gold_devtools import devstack
 
 
 class ControlledPostgres(devstack.PostgresServer):

@@ -9,7 +9,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from gold_platform.devstack import free_port
+from gold_devtools.devstack import free_port
 from tests.reliability.helpers import (
     PROBLEM_JSON,
     Api,

@@ -13,7 +13,8 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from gold_platform import devstack, migrations, postgres_binaries
+from gold_devtools import devstack, postgres_binaries
+from gold_platform import migrations
 from gold_platform.settings import REPO_MIGRATIONS_DIR
 from tests.reliability.helpers import Api, migrate, table_counts
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from gold_platform.devstack import free_ports
+from gold_devtools.devstack import free_ports
 
 pytestmark = pytest.mark.slow
 

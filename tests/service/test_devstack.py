@@ -1,4 +1,4 @@
-"""`python -m gold_platform.devstack -- CMD`: the servers `make run` relies on."""
+"""`python -m gold_devtools.devstack -- CMD`: the servers `make run` relies on."""
 
 import json
 import os
@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from gold_platform import postgres_binaries
+from gold_devtools import postgres_binaries
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +34,7 @@ def port_open(url: str) -> bool:
 def test_starts_real_servers_for_the_command_and_stops_them_after():
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     result = subprocess.run(
-        [sys.executable, "-m", "gold_platform.devstack", "--", sys.executable, "-c", PROBE],
+        [sys.executable, "-m", "gold_devtools.devstack", "--", sys.executable, "-c", PROBE],
         env=env,
         capture_output=True,
         text=True,
@@ -61,7 +61,7 @@ def test_passes_the_command_exit_code_and_respects_given_urls():
         [
             sys.executable,
             "-m",
-            "gold_platform.devstack",
+            "gold_devtools.devstack",
             "--",
             sys.executable,
             "-c",
@@ -80,7 +80,7 @@ def test_passes_the_command_exit_code_and_respects_given_urls():
 def test_an_unpinned_major_is_refused_in_one_line_naming_the_pinned_ones():
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     result = subprocess.run(
-        [sys.executable, "-m", "gold_platform.devstack", "--", "true"],
+        [sys.executable, "-m", "gold_devtools.devstack", "--", "true"],
         env={**env, "GOLD_POSTGRES_MAJOR": "9"},
         capture_output=True,
         text=True,

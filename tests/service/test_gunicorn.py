@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from gold_platform.devstack import free_port
+from gold_devtools.devstack import free_port
 from tests.running_service import GOLD_PLATFORM, running_service, wait_until_ready
 
 pytestmark = pytest.mark.slow

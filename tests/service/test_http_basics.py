@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from gold_devtools.devstack import free_port
 from gold_platform import migrations
 from gold_platform.app import create_app
-from gold_platform.devstack import free_port
 from gold_platform.observability.metrics import metrics_app
 from gold_platform.settings import REPO_MIGRATIONS_DIR
 

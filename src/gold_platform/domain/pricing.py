@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from .errors import AboveMaximum, BelowMinimum
+from .errors import AboveMaximum, BelowMinimum, InvalidField
 from .money import (
     MAX_GRAMS,
     MAX_MONEY,
@@ -51,7 +51,16 @@ class RatePrices:
 
 @in_money_context
 def check_publishable(rate: RatePrices) -> None:
-    """Every price a rate shows, tax included, is an amount the API can show."""
+    """The rules every published rate keeps, whoever publishes it (the operator's
+    API, the feed): both prices above 0, the sell price not above the buy price,
+    a tax rate in [0, 1), and every price it shows, tax included, an amount the
+    API can show."""
+    if rate.buy_price <= ZERO or rate.sell_price <= ZERO:
+        raise InvalidField("buy_price|sell_price", "must be greater than 0")
+    if rate.sell_price > rate.buy_price:
+        raise InvalidField("sell_price", "must not exceed buy_price")
+    if not ZERO <= rate.tax_rate < ONE:
+        raise InvalidField("tax_rate", "must be from 0 up to (not including) 1")
     if rate.buy_price_with_tax > MAX_MONEY:
         raise AboveMaximum(
             f"The buy price with tax would be {rate.buy_price_with_tax:f}; a price may be"
@@ -117,6 +126,11 @@ def sell_by_amount(rate: RatePrices, amount: Decimal) -> Quote:
     return _sell_quote(rate, "amount", grams, amount)
 
 
+def _given(value: Decimal | None) -> Decimal:
+    assert value is not None  # quote checked that exactly one of amount or grams is given
+    return value
+
+
 @in_money_context
 def quote(
     rate: RatePrices,
@@ -127,14 +141,20 @@ def quote(
     minimum_buy: Decimal,
 ) -> Quote:
     """Exactly one of `amount` or `grams` is given (the HTTP schema enforces it)."""
+    if (amount is None) == (grams is None):
+        raise ValueError("give exactly one of amount or grams")
     if side == "buy":
         result = (
             buy_by_amount(rate, amount, minimum_buy)
             if amount is not None
-            else buy_by_grams(rate, grams, minimum_buy)
+            else buy_by_grams(rate, _given(grams), minimum_buy)
         )
     else:
-        result = sell_by_amount(rate, amount) if amount is not None else sell_by_grams(rate, grams)
+        result = (
+            sell_by_amount(rate, amount)
+            if amount is not None
+            else sell_by_grams(rate, _given(grams))
+        )
     if result.total_amount > MAX_TOTAL:
         raise AboveMaximum(f"One trade may total at most {MAX_TOTAL:f}.")
     if result.grams > MAX_GRAMS:

@@ -7,13 +7,14 @@ import json
 import psycopg2
 from aiohttp import web
 
-from ..db import transaction
-from ..domain.money import grams, money
+from ..services import ledger as ledger_service
 from ..state import DB_POOL
-from ..store import ledger, partners
+from ..store import partners
 from .auth import require_operator
-from .bodies import REPLAYED_HEADER, json_body, run_idempotent, visible
+from .bodies import json_body, visible
+from .idempotency import REPLAYED_HEADER, run_idempotent
 from .problems import Problem, validation_failed
+from .representations import reconciliation_json
 
 
 async def create_partner(request: web.Request) -> web.Response:
@@ -55,28 +56,5 @@ async def create_partner(request: web.Request) -> web.Response:
 
 async def reconciliation(request: web.Request) -> web.Response:
     require_operator(request)
-    async with transaction(request.app[DB_POOL], "REPEATABLE READ") as cur:
-        report = await ledger.reconciliation(cur)
-    totals = report["totals"]
-    checks = {
-        name: totals[name]
-        for name in (
-            "accounts_mismatched",
-            "units_unbalanced",
-            "transactions_unbalanced",
-            "confirmed_without_entries",
-            "negative_balances",
-        )
-    }
-    return web.json_response(
-        {
-            "balanced": not any(checks.values()),
-            "user_grams": grams(totals["user_grams"]),
-            "vault_grams": grams(totals["vault_grams"]),
-            "checks": checks,
-            "money": [
-                {"currency": row["unit"], "account": row["kind"], "total": money(row["total"])}
-                for row in report["money"]
-            ],
-        }
-    )
+    report = await ledger_service.reconcile(request.app[DB_POOL])
+    return web.json_response(reconciliation_json(report))

@@ -55,9 +55,9 @@ class _PartnerKeys:
     MAX_ENTRIES = 10_000
 
     def __init__(self) -> None:
-        self._rows: OrderedDict[str, tuple[float, dict | None]] = OrderedDict()
+        self._rows: OrderedDict[str, tuple[float, partners.PartnerKeyRow | None]] = OrderedDict()
 
-    async def find(self, request: web.Request, key_id: str) -> dict | None:
+    async def find(self, request: web.Request, key_id: str) -> partners.PartnerKeyRow | None:
         cached = self._rows.get(key_id)
         now = time.monotonic()
         if cached and now - cached[0] < KEY_CACHE_SECONDS:
@@ -96,7 +96,12 @@ async def _authenticate(request: web.Request) -> Principal:
     row = await request.app[PARTNER_KEYS].find(request, parts[0]) if parts else None
     expected = row["key_hash"] if row else _DUMMY_HASH
     secret_hash = partners.hash_secret(parts[1] if parts else token)
-    if not hmac.compare_digest(secret_hash, expected) or row is None or row["disabled_at"]:
+    if (
+        not hmac.compare_digest(secret_hash, expected)
+        or parts is None
+        or row is None
+        or row["disabled_at"]
+    ):
         raise unauthorized("The API key is not valid.")
     return Principal("partner", str(row["id"]), parts[0])
 
@@ -112,6 +117,7 @@ def require_partner(request: web.Request) -> str:
     principal = request[PRINCIPAL]
     if principal.kind != "partner":
         raise forbidden("This route is for partner keys.")
+    assert principal.partner_id is not None  # a partner's principal always names it
     return principal.partner_id
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import unicodedata
@@ -12,13 +11,10 @@ from typing import Any
 from aiohttp import web
 from jsonschema import ValidationError
 
-from ..services.idempotency import OnReplay, Outcome, Work, run_once
-from ..state import DB_POOL
 from .openapi import UUID_PATTERN, VALIDATORS
 from .problems import Problem, validation_failed
 
 _UUID = re.compile(UUID_PATTERN)
-_UUID_IN_PATH = re.compile(UUID_PATTERN.strip("^$"))
 # NUL cannot be stored at all; other control characters (a trailing newline
 # slips past a `$`-anchored pattern) have no place in any field of this API.
 _CONTROL = re.compile("[\x00-\x1f\x7f]")
@@ -147,57 +143,6 @@ def positive(body: dict, field: str) -> Decimal | None:
     if value <= 0:
         raise validation_failed([{"field": field, "message": "must be greater than 0"}])
     return value
-
-
-def fingerprint(request: web.Request, body: Any) -> bytes:
-    """What makes two requests 'the same' for an Idempotency-Key. Ids in the path
-    are compared as the handlers read them (case-insensitively)."""
-    path = _UUID_IN_PATH.sub(lambda m: m.group(0).lower(), request.path)
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(f"{request.method} {path}\n{canonical}".encode()).digest()
-
-
-REPLAYED_HEADER = "Idempotent-Replayed"
-
-
-async def run_idempotent(
-    request: web.Request,
-    partner_id: str | None,
-    body: Any,
-    work: Work,
-    on_replay: OnReplay | None = None,
-) -> Outcome:
-    """Runs a mutating use case once per Idempotency-Key (when the client sends
-    one); `partner_id=None` for the operator's routes."""
-    return await run_once(
-        request.app[DB_POOL],
-        partner_id,
-        idempotency_key(request),
-        fingerprint(request, body),
-        work,
-        on_replay,
-    )
-
-
-def outcome_response(outcome: Outcome) -> web.Response:
-    """The first answer's exact bytes; a replay says so in a header."""
-    return web.Response(
-        body=outcome.body,
-        status=outcome.status,
-        content_type="application/json",
-        headers={REPLAYED_HEADER: "true"} if outcome.replayed else None,
-    )
-
-
-def idempotency_key(request: web.Request) -> str | None:
-    key = request.headers.get("Idempotency-Key")
-    if key is None:
-        return None
-    if not 1 <= len(key) <= 255 or not key.isprintable():
-        raise validation_failed(
-            [{"field": "Idempotency-Key", "message": "1 to 255 printable characters"}]
-        )
-    return key
 
 
 def path_id(request: web.Request, name: str, what: str) -> str:

@@ -36,6 +36,7 @@ async def _database_check(request: web.Request) -> dict[str, object]:
                     (head,),
                 )
                 row = await cur.fetchone()
+                assert row is not None  # an aggregate always returns one row
     except (psycopg2.Error, OSError, TimeoutError) as exc:
         return {"ok": False, "error": type(exc).__name__}
     return {"ok": row["has_head"], "migration": row["current"], "expected_migration": head}

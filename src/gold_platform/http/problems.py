@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..domain.errors import DomainError
+from ..domain.errors import DomainError, InvalidField
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 TYPE_BASE = "https://gold-platform.example/problems/"
@@ -118,5 +118,7 @@ _DOMAIN_STATUS = {
 
 def domain_problem(error: DomainError) -> Problem:
     """A rule without a mapping of its own is refused as the base DomainError is, never a 500."""
+    if isinstance(error, InvalidField):
+        return validation_failed([{"field": error.field, "message": error.field_message}])
     status, title = _DOMAIN_STATUS.get(error.code, _DOMAIN_STATUS[DomainError.code])
     return Problem(status, error.code, title, error.message)

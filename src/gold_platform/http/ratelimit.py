@@ -11,6 +11,7 @@ import math
 import time
 
 from aiohttp import web
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from ..cache import Cache
@@ -32,7 +33,8 @@ class RateLimiter:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self._local: dict[tuple[str, int], int] = {}
-        self._script = None  # registered on first use with the app's one Redis client
+        # Registered on first use with the app's one Redis client.
+        self._script: AsyncScript | None = None
 
     async def count(self, cache: Cache, key: str, window: int) -> int:
         client = cache.client

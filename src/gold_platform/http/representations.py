@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from ..domain.ledger import Reconciliation
 from ..domain.money import grams, money
 from ..domain.portfolio import Portfolio
 from ..domain.rules import effective_status
+from ..store.rates import RateBucket
+from ..store.transactions import TransactionRow
+from ..store.users import UserRow
 
 
-def user_json(row: dict) -> dict:
+def user_json(row: UserRow) -> dict:
     return {
         "id": str(row["id"]),
         "external_id": row["external_id"],
@@ -17,7 +21,7 @@ def user_json(row: dict) -> dict:
     }
 
 
-def transaction_json(row: dict) -> dict:
+def transaction_json(row: TransactionRow) -> dict:
     return {
         "id": str(row["id"]),
         "user_id": str(row["user_id"]),
@@ -50,4 +54,37 @@ def portfolio_json(user_id: str, currency: str, view: Portfolio, rate_id: str | 
         "current_value": None if view.current_value is None else money(view.current_value),
         "unrealised_pnl": None if view.unrealised_pnl is None else money(view.unrealised_pnl),
         "valued_at_rate_id": rate_id,
+    }
+
+
+def bucket_json(row: RateBucket) -> dict:
+    """One bucket of rate history: open, high, low and close of each price."""
+    return {
+        "start": row["bucket_start"].isoformat(),
+        "samples": row["samples"],
+        "buy": {
+            "open": money(row["buy_open"]),
+            "high": money(row["buy_high"]),
+            "low": money(row["buy_low"]),
+            "close": money(row["buy_close"]),
+        },
+        "sell": {
+            "open": money(row["sell_open"]),
+            "high": money(row["sell_high"]),
+            "low": money(row["sell_low"]),
+            "close": money(row["sell_close"]),
+        },
+    }
+
+
+def reconciliation_json(report: Reconciliation) -> dict:
+    return {
+        "balanced": report.balanced,
+        "user_grams": grams(report.user_grams),
+        "vault_grams": grams(report.vault_grams),
+        "checks": report.checks,
+        "money": [
+            {"currency": row.currency, "account": row.account, "total": money(row.total)}
+            for row in report.money
+        ],
     }

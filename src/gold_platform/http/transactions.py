@@ -10,7 +10,8 @@ from ..services import trading
 from ..state import DB_POOL, SETTINGS
 from ..store import transactions
 from .auth import require_partner
-from .bodies import json_body, outcome_response, path_id, positive, run_idempotent
+from .bodies import json_body, path_id, positive
+from .idempotency import outcome_response, run_idempotent
 from .problems import not_found
 from .representations import transaction_json
 

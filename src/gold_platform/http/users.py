@@ -8,12 +8,13 @@ import binascii
 from aiohttp import web
 
 from ..db import autocommit
-from ..domain import portfolio as portfolio_rules
+from ..services import portfolio as portfolio_service
 from ..services import trading
 from ..state import DB_POOL, SETTINGS
-from ..store import rates, transactions, users
+from ..store import transactions, users
 from .auth import require_partner
-from .bodies import json_body, outcome_response, path_id, run_idempotent
+from .bodies import json_body, path_id
+from .idempotency import outcome_response, run_idempotent
 from .problems import not_found, validation_failed
 from .representations import portfolio_json, transaction_json, user_json
 
@@ -59,17 +60,9 @@ async def attest_kyc(request: web.Request) -> web.Response:
 async def portfolio(request: web.Request) -> web.Response:
     partner_id = require_partner(request)
     user_id = path_id(request, "user_id", "user")
-    async with autocommit(request.app[DB_POOL]) as cur:
-        row = await users.get(cur, partner_id, user_id)
-        if row is None:
-            raise not_found("user")
-        # In the user's currency (their cost basis is counted in it), not the setting's.
-        rate = await rates.current(cur, row["currency"])
-    view = portfolio_rules.portfolio(
-        row["balance_grams"], row["cost_basis"], rate["sell_price"] if rate else None
-    )
+    valued = await portfolio_service.portfolio(request.app[DB_POOL], partner_id, user_id)
     return web.json_response(
-        portfolio_json(user_id, row["currency"], view, str(rate["id"]) if rate else None)
+        portfolio_json(user_id, valued.currency, valued.portfolio, valued.rate_id)
     )
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
+from typing import Any
 
 import structlog
 
@@ -34,7 +36,9 @@ class _StdoutLogger:
     debug = info = warning = warn = error = critical = exception = fatal = msg
 
 
-def _add_logger_name(logger: _StdoutLogger, method_name: str, event_dict: dict) -> dict:
+def _add_logger_name(
+    logger: _StdoutLogger, method_name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     event_dict["logger"] = logger.name
     return event_dict
 

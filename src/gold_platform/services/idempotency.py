@@ -4,23 +4,28 @@ forget keys once their replay window (IDEMPOTENCY_KEY_TTL_HOURS) has passed."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import aiopg
 import psycopg2
 
-from ..db import transaction
+from ..db import DictCursor, transaction
 from ..domain.errors import IdempotencyKeyReused
 from ..observability.logs import get_logger
 from ..store import idempotency
 
 log = get_logger(__name__)
-Work = Callable[[object], Awaitable[tuple[int, dict]]]
+# The use case: (status, JSON body) from inside the key's transaction.
+Work = Callable[[DictCursor], Awaitable[tuple[int, Mapping[str, Any]]]]
 # Runs instead of the work when a request is replayed, in the same transaction,
 # with the stored body (create-partner rotates the key it cannot replay).
-OnReplay = Callable[[object, dict], Awaitable[None]]
+OnReplay = Callable[[DictCursor, dict[str, Any]], Awaitable[None]]
+
+MAX_KEY_LENGTH = 255
 
 PURGE_INTERVAL_SECONDS = 300.0
 # Each batch is its own short transaction; a round stops after PURGE_MAX_BATCHES
@@ -34,6 +39,18 @@ class Outcome:
     status: int
     body: bytes  # serialised once: a replay answers exactly these bytes
     replayed: bool
+
+
+def valid_key(key: str) -> bool:
+    """1 to MAX_KEY_LENGTH printable characters."""
+    return 1 <= len(key) <= MAX_KEY_LENGTH and key.isprintable()
+
+
+def fingerprint(method: str, path: str, body: object) -> bytes:
+    """What makes two requests 'the same' for an Idempotency-Key: the method, the
+    path (as the caller normalised it) and the body, canonically serialised."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).digest()
 
 
 async def run_once(

@@ -12,7 +12,7 @@ from decimal import Decimal
 import aiopg
 
 from ..cache import Cache
-from ..db import autocommit, transaction
+from ..db import DictCursor, autocommit, transaction
 from ..domain.money import money
 from ..domain.pricing import RatePrices, check_publishable
 from ..store import ledger, rates
@@ -25,7 +25,11 @@ def _cache_key(currency: str) -> str:
     return f"rate:current:{currency}"
 
 
-def rate_json(row: dict) -> dict:
+# A rate as the API shows it: every figure a string.
+RateJson = dict[str, str]
+
+
+def rate_json(row: rates.RateRow) -> RateJson:
     prices = RatePrices(row["buy_price"], row["sell_price"], row["tax_rate"])
     return {
         "rate_id": str(row["id"]),
@@ -102,7 +106,7 @@ class CurrentRate:
 
 
 async def record(
-    cur,
+    cur: DictCursor,
     *,
     currency: str,
     buy_price: Decimal,
@@ -110,8 +114,13 @@ async def record(
     tax_rate: Decimal,
     valid_seconds: int,
     source: str,
-) -> dict:
-    """Records a rate in the caller's transaction; `announce` it once committed."""
+) -> RateJson:
+    """Records a rate in the caller's transaction; `announce` it once committed.
+
+    The one way a rate is published (the operator's API and the feed alike):
+    it refuses, before anything is stored, what `pricing.check_publishable`
+    refuses (a price at or below 0, a sell price above the buy price, a tax
+    rate outside [0, 1), a price the API could not show)."""
     check_publishable(RatePrices(buy_price, sell_price, tax_rate))
     await ledger.ensure_platform_accounts(cur, currency)
     row = await rates.publish(cur, currency, buy_price, sell_price, tax_rate, valid_seconds, source)
@@ -124,9 +133,27 @@ async def announce(cache: Cache, currency: str, body: bytes) -> None:
     await cache.set(_cache_key(currency), body, CACHE_TTL_SECONDS)
 
 
-async def publish(pool: aiopg.Pool, cache: Cache, **rate) -> dict:
-    """Records and announces a rate (the feed); takes `record`'s keywords."""
+async def publish(
+    pool: aiopg.Pool,
+    cache: Cache,
+    *,
+    currency: str,
+    buy_price: Decimal,
+    sell_price: Decimal,
+    tax_rate: Decimal,
+    valid_seconds: int,
+    source: str,
+) -> RateJson:
+    """Records and announces a rate (the feed): `record` in its own transaction."""
     async with transaction(pool) as cur:
-        body = await record(cur, **rate)
-    await announce(cache, rate["currency"], json.dumps(body).encode())
+        body = await record(
+            cur,
+            currency=currency,
+            buy_price=buy_price,
+            sell_price=sell_price,
+            tax_rate=tax_rate,
+            valid_seconds=valid_seconds,
+            source=source,
+        )
+    await announce(cache, currency, json.dumps(body).encode())
     return body

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from ..db import DictCursor
 from ..domain import ledger, portfolio, pricing, rules
 from ..domain.errors import NotFound, RateExpired, RateNotFound
 from ..settings import Settings
 from ..store import rates, transactions, users
+from ..store.transactions import TransactionRow
+from ..store.users import UserRow
 
 
 async def verify(
-    cur,
+    cur: DictCursor,
     settings: Settings,
     partner_id: str,
     side: pricing.Side,
@@ -19,7 +22,7 @@ async def verify(
     rate_id: str,
     amount: Decimal | None,
     grams: Decimal | None,
-) -> dict:
+) -> TransactionRow:
     """Prices a trade at a locked rate and records it as pending, every figure fixed."""
     user = await users.get(cur, partner_id, user_id)
     if user is None:
@@ -57,8 +60,8 @@ async def verify(
 
 
 async def confirm(
-    cur, settings: Settings, partner_id: str, transaction_id: str
-) -> tuple[dict, bool]:
+    cur: DictCursor, settings: Settings, partner_id: str, transaction_id: str
+) -> tuple[TransactionRow, bool]:
     """Settles a pending trade. Returns (transaction, settled_now); confirming a
     confirmed trade returns it unchanged."""
     tx = await transactions.get(cur, partner_id, transaction_id)
@@ -67,6 +70,8 @@ async def confirm(
     if not rules.check_confirmable(rules.effective_status(tx["status"], tx["past_expiry"])):
         return tx, False
     holding = await users.lock_holding(cur, partner_id, tx["user_id"])
+    if holding is None:  # a trade's user is never deleted (foreign keys)
+        raise NotFound("The user does not exist.")
     side, grams, total = tx["side"], tx["grams"], tx["total_amount"]
     cost_after = portfolio.cost_basis_after(
         side, holding["cost_basis"], holding["balance"], grams, total
@@ -99,7 +104,9 @@ async def confirm(
     return settled, True
 
 
-async def cancel(cur, partner_id: str, transaction_id: str) -> tuple[dict, bool]:
+async def cancel(
+    cur: DictCursor, partner_id: str, transaction_id: str
+) -> tuple[TransactionRow, bool]:
     """Returns (transaction, cancelled_now); cancelling twice returns it unchanged."""
     tx = await transactions.get(cur, partner_id, transaction_id)
     if tx is None:
@@ -112,7 +119,7 @@ async def cancel(cur, partner_id: str, transaction_id: str) -> tuple[dict, bool]
     return cancelled, True
 
 
-async def attest_kyc(cur, partner_id: str, user_id: str) -> dict:
+async def attest_kyc(cur: DictCursor, partner_id: str, user_id: str) -> UserRow:
     user = await users.verify_kyc(cur, partner_id, user_id)
     if user is None:
         raise NotFound("The user does not exist.")

@@ -8,19 +8,32 @@ id) in operator_idempotency_keys; `partner_id=None` means the operator's.
 from __future__ import annotations
 
 import json
+from typing import TypedDict
+
+from ..db import DictCursor
 
 # (table, the columns a key is unique by, the values' placeholders)
 _PARTNER = ("idempotency_keys", "partner_id, key", "%s, %s")
 _OPERATOR = ("operator_idempotency_keys", "key", "%s")
 
 
-def _scope(partner_id: str | None, key: str) -> tuple[tuple[str, str, str], tuple]:
+class StoredResponse(TypedDict):
+    """The first request's answer under a key: what a replay compares and sends."""
+
+    request_hash: bytes
+    response_status: int
+    response_bytes: bytes
+
+
+def _scope(partner_id: str | None, key: str) -> tuple[tuple[str, str, str], tuple[str, ...]]:
     if partner_id is None:
         return _OPERATOR, (key,)
     return _PARTNER, (partner_id, key)
 
 
-async def claim(cur, partner_id: str | None, key: str, request_hash: bytes) -> dict | None:
+async def claim(
+    cur: DictCursor, partner_id: str | None, key: str, request_hash: bytes
+) -> StoredResponse | None:
     """None when this request now owns the key; otherwise the first request's row
     (request_hash, response_status, response_bytes), to replay.
 
@@ -42,16 +55,20 @@ async def claim(cur, partner_id: str | None, key: str, request_hash: bytes) -> d
         (*owner, request_hash),
     )
     row = await cur.fetchone()
+    assert row is not None  # INSERT ... ON CONFLICT DO UPDATE always returns its row
     if row["response_status"] is None:
         return None
-    row["request_hash"] = bytes(row["request_hash"])
-    raw = row.pop("response_bytes")
-    previous_body = row.pop("response_body")
-    row["response_bytes"] = bytes(raw) if raw is not None else json.dumps(previous_body).encode()
-    return row
+    raw = row["response_bytes"]
+    return StoredResponse(
+        request_hash=bytes(row["request_hash"]),
+        response_status=row["response_status"],
+        response_bytes=bytes(raw) if raw is not None else json.dumps(row["response_body"]).encode(),
+    )
 
 
-async def record(cur, partner_id: str | None, key: str, status: int, body: bytes) -> None:
+async def record(
+    cur: DictCursor, partner_id: str | None, key: str, status: int, body: bytes
+) -> None:
     """Stores the exact bytes answered (and, for a partner, the jsonb copy the
     previous release replays from)."""
     (table, unique, placeholders), owner = _scope(partner_id, key)
@@ -63,7 +80,7 @@ async def record(cur, partner_id: str | None, key: str, status: int, body: bytes
     )
 
 
-async def purge_older_than(cur, hours: int, batch: int) -> int:
+async def purge_older_than(cur: DictCursor, hours: int, batch: int) -> int:
     """Deletes up to `batch` keys of each table created more than `hours` ago,
     oldest first (the created_at indexes find them); returns how many. Keys
     locked by a replay in progress are left for the next batch."""
@@ -90,4 +107,7 @@ async def purge_older_than(cur, hours: int, batch: int) -> int:
         """,
         {"hours": hours, "batch": batch},
     )
-    return (await cur.fetchone())["purged"]
+    row = await cur.fetchone()
+    assert row is not None
+    purged: int = row["purged"]
+    return purged

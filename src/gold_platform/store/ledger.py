@@ -6,8 +6,36 @@ of its entries, read from the view account_balances.
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import TypedDict, cast
 
-async def ensure_platform_accounts(cur, currency: str) -> None:
+from ..db import DictCursor
+
+
+class ReconciliationTotals(TypedDict):
+    """Platform-wide gold totals, and counts of what is wrong (all 0 when balanced)."""
+
+    user_grams: Decimal
+    vault_grams: Decimal
+    accounts_mismatched: int
+    units_unbalanced: int
+    transactions_unbalanced: int
+    confirmed_without_entries: int
+    negative_balances: int
+
+
+class MoneyTotal(TypedDict):
+    unit: str
+    kind: str  # 'user_money' | 'treasury_money'
+    total: Decimal
+
+
+class ReconciliationReport(TypedDict):
+    totals: ReconciliationTotals
+    money: list[MoneyTotal]
+
+
+async def ensure_platform_accounts(cur: DictCursor, currency: str) -> None:
     await cur.execute(
         "INSERT INTO accounts (kind, unit) VALUES ('vault_gold', 'XAU_G'), ('treasury_money', %s)"
         " ON CONFLICT (kind, unit) WHERE user_id IS NULL DO NOTHING",
@@ -15,7 +43,7 @@ async def ensure_platform_accounts(cur, currency: str) -> None:
     )
 
 
-async def reconciliation(cur) -> dict:
+async def reconciliation(cur: DictCursor) -> ReconciliationReport:
     """One consistent snapshot (the caller runs it REPEATABLE READ). Every check
     counts what is wrong, so the ledger is balanced when all of them are 0."""
     await cur.execute(
@@ -42,7 +70,7 @@ async def reconciliation(cur) -> dict:
               AS negative_balances
         """
     )
-    totals = await cur.fetchone()
+    totals = cast(ReconciliationTotals, await cur.fetchone())
     await cur.execute(
         """
         SELECT unit, kind, sum(balance) AS total FROM account_balances
@@ -50,4 +78,4 @@ async def reconciliation(cur) -> dict:
          GROUP BY unit, kind ORDER BY unit, kind
         """
     )
-    return {"totals": totals, "money": await cur.fetchall()}
+    return {"totals": totals, "money": cast(list[MoneyTotal], await cur.fetchall())}

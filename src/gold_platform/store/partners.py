@@ -5,6 +5,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
+from typing import TypedDict, cast
+
+from ..db import DictCursor
 
 KEY_PREFIX = "gp"
 
@@ -17,6 +21,20 @@ class IssuedKey:
     @property
     def token(self) -> str:
         return f"{KEY_PREFIX}_{self.key_id}_{self.secret}"
+
+
+class PartnerRow(TypedDict):
+    id: str
+    name: str
+    created_at: datetime
+
+
+class PartnerKeyRow(TypedDict):
+    """What authenticating a key reads: the stored hash, and whether it is disabled."""
+
+    id: str
+    key_hash: bytes
+    disabled_at: datetime | None
 
 
 def new_key() -> IssuedKey:
@@ -36,17 +54,17 @@ def split_token(token: str) -> tuple[str, str] | None:
     return key_id, secret
 
 
-async def create(cur, name: str) -> tuple[dict, IssuedKey]:
+async def create(cur: DictCursor, name: str) -> tuple[PartnerRow, IssuedKey]:
     key = new_key()
     await cur.execute(
         "INSERT INTO partners (name, key_id, key_hash) VALUES (%s, %s, %s)"
         " RETURNING id, name, created_at",
         (name, key.key_id, hash_secret(key.secret)),
     )
-    return await cur.fetchone(), key
+    return cast(PartnerRow, await cur.fetchone()), key
 
 
-async def rotate_key(cur, partner_id: str) -> IssuedKey:
+async def rotate_key(cur: DictCursor, partner_id: str) -> IssuedKey:
     """A new key for the partner; the previous one stops working (as soon as no
     worker has it cached: `auth.KEY_CACHE_SECONDS`)."""
     key = new_key()
@@ -57,14 +75,16 @@ async def rotate_key(cur, partner_id: str) -> IssuedKey:
     return key
 
 
-async def find_by_key_id(cur, key_id: str) -> dict | None:
+async def find_by_key_id(cur: DictCursor, key_id: str) -> PartnerKeyRow | None:
     await cur.execute("SELECT id, key_hash, disabled_at FROM partners WHERE key_id = %s", (key_id,))
     row = await cur.fetchone()
-    if row is not None:
-        row["key_hash"] = bytes(row["key_hash"])
-    return row
+    if row is None:
+        return None
+    return PartnerKeyRow(
+        id=row["id"], key_hash=bytes(row["key_hash"]), disabled_at=row["disabled_at"]
+    )
 
 
-async def exists_by_name(cur, name: str) -> bool:
+async def exists_by_name(cur: DictCursor, name: str) -> bool:
     await cur.execute("SELECT 1 FROM partners WHERE name = %s", (name,))
     return await cur.fetchone() is not None

@@ -4,47 +4,81 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import TypedDict, cast
+
+from ..db import DictCursor
+
+
+class RateRow(TypedDict):
+    id: str
+    currency: str
+    buy_price: Decimal
+    sell_price: Decimal
+    tax_rate: Decimal
+    source: str
+    published_at: datetime
+    valid_until: datetime
+
+
+class LockableRateRow(RateRow):
+    """A rate as a trade reads it: `valid` is whether it can still be quoted."""
+
+    valid: bool
+
+
+class RateBucket(TypedDict):
+    bucket_start: datetime
+    buy_open: Decimal
+    buy_high: Decimal
+    buy_low: Decimal
+    buy_close: Decimal
+    sell_open: Decimal
+    sell_high: Decimal
+    sell_low: Decimal
+    sell_close: Decimal
+    samples: int
+
 
 _COLUMNS = "id, currency, buy_price, sell_price, tax_rate, source, published_at, valid_until"
 
 
 async def publish(
-    cur,
+    cur: DictCursor,
     currency: str,
     buy_price: Decimal,
     sell_price: Decimal,
     tax_rate: Decimal,
     valid_seconds: int,
     source: str,
-) -> dict:
+) -> RateRow:
     await cur.execute(
         "INSERT INTO rates (currency, buy_price, sell_price, tax_rate, source, valid_until)"
         " VALUES (%s, %s, %s, %s, %s, now() + make_interval(secs => %s))"
         f" RETURNING {_COLUMNS}",
         (currency, buy_price, sell_price, tax_rate, source, valid_seconds),
     )
-    return await cur.fetchone()
+    return cast(RateRow, await cur.fetchone())
 
 
-async def current(cur, currency: str) -> dict | None:
+async def current(cur: DictCursor, currency: str) -> RateRow | None:
     await cur.execute(
         f"SELECT {_COLUMNS} FROM rates WHERE currency = %s ORDER BY published_at DESC LIMIT 1",
         (currency,),
     )
-    return await cur.fetchone()
+    return cast("RateRow | None", await cur.fetchone())
 
 
-async def get(cur, rate_id: str) -> dict | None:
+async def get(cur: DictCursor, rate_id: str) -> LockableRateRow | None:
     await cur.execute(
         f"SELECT {_COLUMNS}, valid_until > clock_timestamp() AS valid FROM rates WHERE id = %s",
         (rate_id,),
     )
-    return await cur.fetchone()
+    return cast("LockableRateRow | None", await cur.fetchone())
 
 
 async def history(
-    cur, currency: str, start: datetime, end: datetime, interval_seconds: int
-) -> list[dict]:
+    cur: DictCursor, currency: str, start: datetime, end: datetime, interval_seconds: int
+) -> list[RateBucket]:
     """Open/high/low/close of buy and sell prices per time bucket."""
     await cur.execute(
         """
@@ -67,4 +101,4 @@ async def history(
         """,
         {"step": interval_seconds, "currency": currency, "start": start, "end": end},
     )
-    return await cur.fetchall()
+    return cast(list[RateBucket], await cur.fetchall())

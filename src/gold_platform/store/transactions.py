@@ -3,10 +3,35 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
+from typing import TypedDict, cast
 
+from ..db import DictCursor
 from ..domain.ledger import Posting
-from ..domain.pricing import Quote
+from ..domain.pricing import Quote, QuotedIn, Side
+
+
+class TransactionRow(TypedDict):
+    id: str
+    seq: int
+    user_id: str
+    rate_id: str
+    side: Side
+    quoted_in: QuotedIn
+    status: str  # as stored: 'pending' | 'confirmed' | 'cancelled' | 'expired'
+    currency: str
+    grams: Decimal
+    price_per_gram: Decimal
+    tax_rate: Decimal
+    pre_tax_amount: Decimal
+    tax_amount: Decimal
+    total_amount: Decimal
+    created_at: datetime
+    expires_at: datetime
+    settled_at: datetime | None
+    past_expiry: bool
+
 
 _COLUMNS = """
     t.id, t.seq, t.user_id, t.rate_id, t.side, t.quoted_in, t.status, t.currency, t.grams,
@@ -25,14 +50,14 @@ STATUSES = tuple(_STATUS_FILTERS)
 
 
 async def create_pending(
-    cur,
+    cur: DictCursor,
     partner_id: str,
     user_id: str,
     rate_id: str,
     currency: str,
     quote: Quote,
     expiry_seconds: int,
-) -> dict:
+) -> TransactionRow:
     await cur.execute(
         f"""
         WITH t AS (
@@ -61,16 +86,16 @@ async def create_pending(
             expiry_seconds,
         ),
     )
-    return await cur.fetchone()
+    return cast(TransactionRow, await cur.fetchone())
 
 
-async def get(cur, partner_id: str, transaction_id: str) -> dict | None:
+async def get(cur: DictCursor, partner_id: str, transaction_id: str) -> TransactionRow | None:
     """A partner only ever finds its own transactions."""
     await cur.execute(
         f"SELECT {_COLUMNS} FROM transactions t WHERE t.partner_id = %s AND t.id = %s",
         (partner_id, transaction_id),
     )
-    return await cur.fetchone()
+    return cast("TransactionRow | None", await cur.fetchone())
 
 
 # Only a pending trade that has not expired may be confirmed or cancelled; the
@@ -79,7 +104,7 @@ async def get(cur, partner_id: str, transaction_id: str) -> dict | None:
 _STILL_PENDING = "id = %s AND status = 'pending' AND expires_at > clock_timestamp()"
 
 
-async def cancel(cur, transaction_id: str) -> dict | None:
+async def cancel(cur: DictCursor, transaction_id: str) -> TransactionRow | None:
     """None when the trade is no longer pending (or has expired): nothing changed."""
     await cur.execute(
         f"""
@@ -90,16 +115,16 @@ async def cancel(cur, transaction_id: str) -> dict | None:
         """,
         (transaction_id,),
     )
-    return await cur.fetchone()
+    return cast("TransactionRow | None", await cur.fetchone())
 
 
 async def settle(
-    cur,
+    cur: DictCursor,
     transaction_id: str,
     user_accounts: dict[str, str],
     postings: Sequence[Posting],
     cost_basis: Decimal,
-) -> dict | None:
+) -> TransactionRow | None:
     """Confirms a trade in one statement, inside the caller's transaction: the
     status change, the ledger entries and the user's stored balances (each
     user account changes by its posting). Every part hangs on the status
@@ -153,11 +178,11 @@ async def settle(
             user_accounts["user_money"],
         ],
     )
-    return await cur.fetchone()
+    return cast("TransactionRow | None", await cur.fetchone())
 
 
 async def list_for_user(
-    cur,
+    cur: DictCursor,
     partner_id: str,
     user_id: str,
     *,
@@ -165,7 +190,7 @@ async def list_for_user(
     status: str | None,
     before_seq: int | None,
     limit: int,
-) -> list[dict]:
+) -> list[TransactionRow]:
     """Newest first, keyset-paginated on seq: rows that arrive meanwhile never shift pages."""
     conditions = ["t.partner_id = %s", "t.user_id = %s"]
     params: list[object] = [partner_id, user_id]
@@ -183,10 +208,10 @@ async def list_for_user(
         " ORDER BY t.seq DESC LIMIT %s",
         params,
     )
-    return await cur.fetchall()
+    return cast(list[TransactionRow], await cur.fetchall())
 
 
-async def expire_overdue(cur, batch: int = 500) -> list[str]:
+async def expire_overdue(cur: DictCursor, batch: int = 500) -> list[Side]:
     """Marks overdue pending trades expired; returns their sides (for metrics)."""
     await cur.execute(
         """

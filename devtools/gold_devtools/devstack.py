@@ -1,6 +1,6 @@
 """Throwaway PostgreSQL and Redis for development, tests and benchmarks.
 
-Usage: python -m gold_platform.devstack [--keep DIR] -- COMMAND [ARGS...]
+Usage: python -m gold_devtools.devstack [--keep DIR] -- COMMAND [ARGS...]
 
 When DATABASE_URL / REDIS_URL are not set, starts a real PostgreSQL (14,
 the major production runs, or GOLD_POSTGRES_MAJOR's: the pinned npm package
@@ -290,7 +290,7 @@ def stack(workdir: Path, env: dict[str, str]) -> Iterator[dict[str, str]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m gold_platform.devstack", description=__doc__.split("\n\n")[0]
+        prog="python -m gold_devtools.devstack", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--keep", type=Path, help="keep data in DIR instead of a temporary folder")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
