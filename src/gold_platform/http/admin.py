@@ -12,13 +12,14 @@ from ..domain.money import grams, money
 from ..state import DB_POOL
 from ..store import ledger, partners
 from .auth import require_operator
-from .bodies import REPLAYED_HEADER, json_body, run_idempotent, visible
+from .bodies import REPLAYED_HEADER, run_idempotent, visible
 from .problems import Problem, validation_failed
+from .validation import VALIDATED
 
 
 async def create_partner(request: web.Request) -> web.Response:
     require_operator(request)
-    body = await json_body(request, "CreatePartner")
+    body = request[VALIDATED].body
     if not visible(body["name"]):
         raise validation_failed(
             [{"field": "name", "message": "must contain a visible character, not only spaces"}]

@@ -1,0 +1,337 @@
+"""Requests validated against the OpenAPI document, generically.
+
+Each operation's path, query and header parameters and its JSON body are
+checked against the schemas openapi.yaml gives them: there is no per-route
+parser. routes.py wraps every handler with `validated(operation, handler)`;
+the handler finds the values, typed, in `request[VALIDATED]`.
+
+Order: the operation's role (x-role: 403), path parameters (a malformed id
+is a missing one: 404, never a database error), the body's media type (415)
+and JSON (400), then every query, header and body error in one 422.
+Messages are for people: "x-expected" where the document gives one, never
+a regular expression or the value itself.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from aiohttp import web
+from jsonschema import Draft202012Validator, ValidationError
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
+
+from .auth import authorize
+from .openapi import document, resolve
+from .problems import Problem, validation_failed
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_BASE_URI = "urn:gold-platform:openapi"
+_DOCUMENT = document()
+_REGISTRY = Registry().with_resource(_BASE_URI, DRAFT202012.create_resource(_DOCUMENT))
+# NUL cannot be stored at all; other control characters (a trailing newline
+# slips past a `$`-anchored pattern) have no place in any field of this API.
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+_INTEGER = re.compile("^-?[0-9]+$")
+
+
+def _validator(pointer: str) -> Draft202012Validator:
+    """A validator for the schema at `pointer` in the document (its $refs resolve)."""
+    return Draft202012Validator({"$ref": f"{_BASE_URI}#{pointer}"}, registry=_REGISTRY)
+
+
+def _escape(part: str) -> str:
+    return part.replace("~", "~0").replace("/", "~1")
+
+
+@dataclass(frozen=True, slots=True)
+class Validated:
+    path: dict[str, Any]
+    query: dict[str, Any]
+    header: dict[str, Any]
+    body: Any
+
+
+VALIDATED = web.RequestKey("validated", Validated)
+
+
+class _Invalid(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class _Parameter:
+    name: str
+    location: str
+    required: bool
+    schema: dict[str, Any]
+    validator: Draft202012Validator
+
+    def value(self, raw: str) -> Any:
+        """The typed value of a raw string, or _Invalid."""
+        schema, value = self.schema, raw
+        if _CONTROL.search(raw):  # a `$`-anchored pattern lets a trailing newline through
+            raise _Invalid
+        if schema.get("type") == "integer":
+            if not (raw.isascii() and _INTEGER.match(raw)):
+                raise _Invalid
+            try:
+                value = int(raw)
+            except ValueError:  # more digits than int() takes
+                raise _Invalid from None
+        if schema.get("format") == "printable" and not raw.isprintable():
+            raise _Invalid
+        if not self.validator.is_valid(value):
+            raise _Invalid
+        match schema.get("format"):
+            case "date-time":
+                try:
+                    moment = datetime.fromisoformat(raw)
+                except ValueError:
+                    raise _Invalid from None
+                return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+            case "uuid":
+                return raw.lower()
+        return value
+
+    def message(self) -> str:
+        schema = self.schema
+        if "x-expected" in schema:
+            return f"must be {schema['x-expected']}"
+        if "enum" in schema:
+            return "one of " + ", ".join(schema["enum"])
+        if schema.get("type") == "integer" and {"minimum", "maximum"} <= schema.keys():
+            return f"an integer from {schema['minimum']} to {schema['maximum']}"
+        if schema.get("format") == "date-time":
+            return "must be an ISO 8601 date-time"
+        if schema.get("format") == "printable":
+            return f"{schema['minLength']} to {schema['maxLength']} printable characters"
+        return "is not valid here"
+
+
+def _parameters(operation: dict, pointer: str) -> list[_Parameter]:
+    found = []
+    for index, entry in enumerate(operation.get("parameters", [])):
+        where = f"{pointer}/parameters/{index}"
+        if "$ref" in entry:
+            where = entry["$ref"].removeprefix("#")
+        parameter = resolve(entry, _DOCUMENT)
+        found.append(
+            _Parameter(
+                parameter["name"],
+                parameter["in"],
+                parameter.get("required", False),
+                resolve(parameter["schema"], _DOCUMENT),
+                _validator(f"{where}/schema"),
+            )
+        )
+    return found
+
+
+class OperationValidator:
+    """Everything one operation's request must satisfy, compiled once."""
+
+    def __init__(self, method: str, path: str, operation: dict) -> None:
+        pointer = f"/paths/{_escape(path)}/{method.lower()}"
+        self.operation_id = operation["operationId"]
+        self.role = operation.get("x-role", "any")
+        parameters = _parameters(operation, pointer)
+        self.path = [p for p in parameters if p.location == "path"]
+        self.query = [p for p in parameters if p.location == "query"]
+        self.header = [p for p in parameters if p.location == "header"]
+        content = operation.get("requestBody", {}).get("content", {})
+        self.body = (
+            _validator(f"{pointer}/requestBody/content/application~1json/schema")
+            if "application/json" in content
+            else None
+        )
+
+    async def __call__(self, request: web.Request) -> Validated:
+        path = {}
+        for parameter in self.path:
+            try:
+                path[parameter.name] = parameter.value(request.match_info[parameter.name])
+            except _Invalid:
+                what = parameter.name.removesuffix("_id").replace("_", " ")
+                raise Problem(
+                    404, "not-found", "Not Found", f"The {what} does not exist."
+                ) from None
+        body = await _json_body(request) if self.body is not None else None
+        errors: list[dict[str, str]] = []
+        query = _values(self.query, request.query, errors)
+        header = _values(self.header, request.headers, errors)
+        if self.body is not None:
+            errors += _field_errors(self.body.iter_errors(body)) or _unstorable_strings(body)
+        if errors:
+            raise validation_failed(errors)
+        return Validated(path, query, header, body)
+
+
+def _values(parameters: list[_Parameter], given, errors: list[dict[str, str]]) -> dict[str, Any]:
+    values = {}
+    for parameter in parameters:
+        raw = given.get(parameter.name)
+        if raw is None:
+            if parameter.required:
+                errors.append({"field": parameter.name, "message": "is required"})
+            else:
+                values[parameter.name] = parameter.schema.get("default")
+            continue
+        try:
+            values[parameter.name] = parameter.value(raw)
+        except _Invalid:
+            errors.append({"field": parameter.name, "message": parameter.message()})
+    return values
+
+
+def validated(method: str, path: str, operation: dict, handler: Handler) -> Handler:
+    """`handler`, called once its request is what `operation` documents."""
+    check = OperationValidator(method, path, operation)
+
+    async def validating(request: web.Request) -> web.StreamResponse:
+        authorize(request, check.role)
+        request[VALIDATED] = await check(request)
+        return await handler(request)
+
+    validating.__name__ = getattr(handler, "__name__", check.operation_id)
+    validating.__doc__ = handler.__doc__
+    return validating
+
+
+# ------------------------------------------------------------------ bodies --
+
+
+async def _json_body(request: web.Request) -> Any:
+    if request.content_type != "application/json":
+        raise Problem(
+            415,
+            "unsupported-media-type",
+            "Unsupported Media Type",
+            "Send the body as application/json.",
+        )
+    raw = await request.read()  # bounded by client_max_size (MAX_BODY_BYTES): 413 beyond
+    try:
+        # Integers as Decimal too: int() refuses more than 4,300 digits with a
+        # message about sys.set_int_max_str_digits(); Decimal takes any length.
+        return json.loads(
+            raw.decode("utf-8"),
+            parse_float=Decimal,
+            parse_int=Decimal,
+            parse_constant=_reject_constant,
+        )
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # RecursionError: absurdly deep nesting ([[[[...) is malformed input, not a crash.
+        raise Problem(
+            400, "malformed-json", "Malformed JSON", f"The body is not valid JSON: {exc}"
+        ) from None
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not allowed")
+
+
+_JSON_TYPES = {
+    str: "a string",
+    bool: "true or false",
+    Decimal: "a number",
+    dict: "an object",
+    list: "an array",
+    type(None): "null",
+}
+_SCHEMA_TYPES = {"object": "an object", "string": "a string"}
+
+
+def _message(error: ValidationError) -> str:
+    """What is wrong and what is expected, in words: never the value itself
+    (it may be 5,000 digits long) nor a regular expression."""
+    expected = error.schema.get("x-expected")
+    given = _JSON_TYPES.get(type(error.instance), "another type")
+    match error.validator:
+        case "type" if expected:
+            return f"must be {expected}, not {given}"
+        case "type":
+            return (
+                f"must be {_SCHEMA_TYPES.get(error.validator_value, 'another type')}, not {given}"
+            )
+        case "pattern" | "const" if expected:
+            return f"must be {expected}"
+        case "minLength":
+            return f"must be at least {error.validator_value} characters long"
+        case "maxLength":
+            return f"must be at most {error.validator_value} characters long"
+    return "is not valid here"
+
+
+def _field(error: ValidationError, name: str | None = None) -> str:
+    parts = [str(p) for p in error.absolute_path] + ([name] if name is not None else [])
+    return "/".join(parts)
+
+
+def _field_errors(errors: Iterable[ValidationError]) -> list[dict[str, str]]:
+    found = []
+    for error in sorted(errors, key=lambda e: [str(p) for p in e.absolute_path]):
+        if error.validator == "additionalProperties":
+            extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+            found += [{"field": _field(error, name), "message": "unknown field"} for name in extra]
+        elif error.validator == "required":
+            missing = error.message.split("'")[1] if "'" in error.message else None
+            found.append({"field": _field(error, missing), "message": "is required"})
+        elif error.validator == "oneOf":
+            found += _one_of_errors(error)
+        else:
+            found.append({"field": _field(error) or "(body)", "message": _message(error)})
+    return found
+
+
+def _one_of_errors(error: ValidationError) -> list[dict[str, str]]:
+    """The alternatives of a oneOf are told apart by the properties only one of
+    them requires (a trade's amount or grams): when the body has exactly one
+    alternative's, its errors are the body's; otherwise, say which to give."""
+    branches = [resolve(branch, _DOCUMENT) for branch in error.validator_value]
+    required = [set(branch.get("required", ())) for branch in branches]
+    common = set.intersection(*required) if required else set()
+    own = [r - common for r in required]
+    choices = [p for branch in branches for p in branch.get("required", ()) if p not in common]
+    chosen = None
+    if not isinstance(error.instance, dict):
+        chosen = 0  # not even an object: the first alternative says what it must be
+    else:
+        given = set(error.instance) & set(choices)
+        matching = [i for i, props in enumerate(own) if props == given]
+        chosen = matching[0] if len(matching) == 1 else None
+    if chosen is None:
+        return [
+            {
+                "field": _field(error, "|".join(choices)),
+                "message": "give exactly one of " + " or ".join(choices),
+            }
+        ]
+    return _field_errors(e for e in error.context if e.relative_schema_path[0] == chosen)
+
+
+def _unstorable_strings(body: Any, path: str = "") -> list[dict[str, str]]:
+    """Refuse, as field errors, what cannot or should not be stored: lone
+    surrogates (JSON's "\\ud800", not encodable as UTF-8) and control characters."""
+    if isinstance(body, dict):
+        return [
+            e for k, v in body.items() for e in _unstorable_strings(v, f"{path}/{k}".lstrip("/"))
+        ]
+    if isinstance(body, list):
+        return [
+            e for i, v in enumerate(body) for e in _unstorable_strings(v, f"{path}/{i}".lstrip("/"))
+        ]
+    if isinstance(body, str):
+        try:
+            body.encode("utf-8")
+        except UnicodeEncodeError:
+            return [{"field": path, "message": "contains an unpaired surrogate"}]
+        if _CONTROL.search(body):
+            return [{"field": path, "message": "contains a control character"}]
+    return []
