@@ -51,7 +51,7 @@ verify_sell = _verify("sell")
 
 async def confirm(request: web.Request) -> web.Response:
     partner_id = require_partner(request)
-    transaction_id = request[VALIDATED].path["transaction_id"]
+    transaction_id = request[VALIDATED].path["transaction_id"].lower()
     settings = request.app[SETTINGS]
     settled: dict = {}
 
@@ -70,7 +70,7 @@ async def confirm(request: web.Request) -> web.Response:
 
 async def cancel(request: web.Request) -> web.Response:
     partner_id = require_partner(request)
-    transaction_id = request[VALIDATED].path["transaction_id"]
+    transaction_id = request[VALIDATED].path["transaction_id"].lower()
 
     cancelled: dict = {}
 
@@ -88,7 +88,7 @@ async def cancel(request: web.Request) -> web.Response:
 
 async def get(request: web.Request) -> web.Response:
     partner_id = require_partner(request)
-    transaction_id = request[VALIDATED].path["transaction_id"]
+    transaction_id = request[VALIDATED].path["transaction_id"].lower()
     async with autocommit(request.app[DB_POOL]) as cur:
         row = await transactions.get(cur, partner_id, transaction_id)
     if row is None:

@@ -34,7 +34,7 @@ async def create(request: web.Request) -> web.Response:
 
 async def get(request: web.Request) -> web.Response:
     partner_id = require_partner(request)
-    user_id = request[VALIDATED].path["user_id"]
+    user_id = request[VALIDATED].path["user_id"].lower()
     async with autocommit(request.app[DB_POOL]) as cur:
         row = await users.get(cur, partner_id, user_id)
     if row is None:
@@ -44,7 +44,7 @@ async def get(request: web.Request) -> web.Response:
 
 async def attest_kyc(request: web.Request) -> web.Response:
     partner_id = require_partner(request)
-    user_id = request[VALIDATED].path["user_id"]
+    user_id = request[VALIDATED].path["user_id"].lower()
     body = request[VALIDATED].body
 
     async def work(cur):
@@ -56,7 +56,7 @@ async def attest_kyc(request: web.Request) -> web.Response:
 
 async def portfolio(request: web.Request) -> web.Response:
     partner_id = require_partner(request)
-    user_id = request[VALIDATED].path["user_id"]
+    user_id = request[VALIDATED].path["user_id"].lower()
     async with autocommit(request.app[DB_POOL]) as cur:
         row = await users.get(cur, partner_id, user_id)
         if row is None:
@@ -90,7 +90,7 @@ def _decode_cursor(cursor: str) -> int:
 
 async def history(request: web.Request) -> web.Response:
     partner_id = require_partner(request)
-    user_id = request[VALIDATED].path["user_id"]
+    user_id = request[VALIDATED].path["user_id"].lower()
     query = request[VALIDATED].query
     side, status, limit, cursor = query["side"], query["status"], query["limit"], query["cursor"]
     before = _decode_cursor(cursor) if cursor else None

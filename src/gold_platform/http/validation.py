@@ -9,7 +9,8 @@ Order: the operation's role (x-role: 403), path parameters (a malformed id
 is a missing one: 404, never a database error), the body's media type (415)
 and JSON (400), then every query, header and body error in one 422.
 Messages are for people: "x-expected" where the document gives one, never
-a regular expression or the value itself.
+a regular expression or the value itself. Header values must be printable,
+and no value a pattern checks may hold a control character.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ _REGISTRY = Registry().with_resource(_BASE_URI, DRAFT202012.create_resource(_DOC
 # NUL cannot be stored at all; other control characters (a trailing newline
 # slips past a `$`-anchored pattern) have no place in any field of this API.
 _CONTROL = re.compile("[\x00-\x1f\x7f]")
-_INTEGER = re.compile("^-?[0-9]+$")
+_INTEGER = re.compile("-?[0-9]+")
 
 
 def _validator(pointer: str) -> Draft202012Validator:
@@ -77,28 +78,25 @@ class _Parameter:
     def value(self, raw: str) -> Any:
         """The typed value of a raw string, or _Invalid."""
         schema, value = self.schema, raw
-        if _CONTROL.search(raw):  # a `$`-anchored pattern lets a trailing newline through
+        if "pattern" in schema and _CONTROL.search(raw):
+            raise _Invalid  # a `$`-anchored pattern lets a trailing newline through
+        if self.location == "header" and not raw.isprintable():
             raise _Invalid
         if schema.get("type") == "integer":
-            if not (raw.isascii() and _INTEGER.match(raw)):
+            if not (raw.isascii() and _INTEGER.fullmatch(raw)):
                 raise _Invalid
             try:
                 value = int(raw)
             except ValueError:  # more digits than int() takes
                 raise _Invalid from None
-        if schema.get("format") == "printable" and not raw.isprintable():
-            raise _Invalid
         if not self.validator.is_valid(value):
             raise _Invalid
-        match schema.get("format"):
-            case "date-time":
-                try:
-                    moment = datetime.fromisoformat(raw)
-                except ValueError:
-                    raise _Invalid from None
-                return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-            case "uuid":
-                return raw.lower()
+        if schema.get("format") == "date-time":
+            try:
+                moment = datetime.fromisoformat(raw)
+            except ValueError:
+                raise _Invalid from None
+            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
         return value
 
     def message(self) -> str:
@@ -111,7 +109,7 @@ class _Parameter:
             return f"an integer from {schema['minimum']} to {schema['maximum']}"
         if schema.get("format") == "date-time":
             return "must be an ISO 8601 date-time"
-        if schema.get("format") == "printable":
+        if self.location == "header" and {"minLength", "maxLength"} <= schema.keys():
             return f"{schema['minLength']} to {schema['maxLength']} printable characters"
         return "is not valid here"
 
