@@ -18,7 +18,7 @@ OASDIFF        ?= $(GOLD_CACHE_DIR)/oasdiff-$(OASDIFF_VERSION)/bin/oasdiff
 # picks the latest v* tag, else the merge-base with origin/main, else HEAD~.
 API_BASE       ?=
 
-.PHONY: api-lint api-validate api-breaking
+.PHONY: api-lint api-validate api-breaking api-docs-tools api-docs-check
 
 $(API_LINT_STAMP):
 	rm -rf $(API_LINT_VENV)
@@ -40,3 +40,12 @@ api-validate: $(API_LINT_STAMP) ## openapi-spec-validator over the OpenAPI docum
 
 api-breaking: $(OASDIFF) $(VENV)/.installed ## oasdiff: no breaking change of the OpenAPI document vs API_BASE (default: latest v* tag, else merge-base with origin/main, else HEAD~)
 	scripts/api/breaking.sh --oasdiff $(OASDIFF) --python $(abspath $(PY)) $(if $(API_BASE),--base "$(API_BASE)") $(OPENAPI_DOCUMENT)
+
+# Chromium from Debian (as root, when missing), as bench-tools installs wrk.
+api-docs-tools:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
+	  else echo "api: chromium is missing: sudo apt-get install chromium" >&2; exit 2; fi; }
+
+api-docs-check: venv api-docs-tools ## the Swagger UI page in headless Chromium against the real server (tests/service/test_docs_page.py)
+	$(VENV)/bin/pytest -p no:cacheprovider -rs tests/service/test_docs_page.py
