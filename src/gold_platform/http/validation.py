@@ -25,8 +25,6 @@ from typing import Any
 
 from aiohttp import web
 from jsonschema import Draft202012Validator, ValidationError
-from referencing import Registry
-from referencing.jsonschema import DRAFT202012
 
 from .auth import authorize
 from .openapi import document, resolve
@@ -34,22 +32,35 @@ from .problems import Problem, validation_failed
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-_BASE_URI = "urn:gold-platform:openapi"
 _DOCUMENT = document()
-_REGISTRY = Registry().with_resource(_BASE_URI, DRAFT202012.create_resource(_DOCUMENT))
 # NUL cannot be stored at all; other control characters (a trailing newline
 # slips past a `$`-anchored pattern) have no place in any field of this API.
 _CONTROL = re.compile("[\x00-\x1f\x7f]")
 _INTEGER = re.compile("-?[0-9]+")
 
 
-def _validator(pointer: str) -> Draft202012Validator:
-    """A validator for the schema at `pointer` in the document (its $refs resolve)."""
-    return Draft202012Validator({"$ref": f"{_BASE_URI}#{pointer}"}, registry=_REGISTRY)
+# Keywords that say nothing about validity: a $ref beside only these is
+# replaced by what it names, with them on top.
+_ANNOTATIONS = {"description", "title", "examples", "default", "x-expected"}
 
 
-def _escape(part: str) -> str:
-    return part.replace("~", "~0").replace("/", "~1")
+def inline(node: Any, doc: dict[str, Any] = _DOCUMENT, seen: tuple[str, ...] = ()) -> Any:
+    """`node` with every local $ref replaced by what it names, once, when the
+    validators are compiled: nothing is looked up per request."""
+    if isinstance(node, list):
+        return [inline(item, doc, seen) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        ref = node["$ref"]
+        if ref in seen:
+            raise ValueError(f"recursive $ref {ref}: not supported")
+        target = inline(resolve({"$ref": ref}, doc), doc, (*seen, ref))
+        siblings = {k: inline(v, doc, seen) for k, v in node.items() if k != "$ref"}
+        if siblings.keys() <= _ANNOTATIONS:
+            return {**target, **siblings}
+        return {"allOf": [target], **siblings}
+    return {k: inline(v, doc, seen) for k, v in node.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,13 +78,49 @@ class _Invalid(Exception):
     pass
 
 
-@dataclass(frozen=True, slots=True)
+# What a parameter's schema may say for the quick checks below; a schema
+# with any other keyword is checked by jsonschema as well.
+_PARAMETER_KEYWORDS = {
+    "type",
+    "enum",
+    "pattern",
+    "minLength",
+    "maxLength",
+    "minimum",
+    "maximum",
+    "format",
+    *_ANNOTATIONS,
+}
+
+
 class _Parameter:
-    name: str
-    location: str
-    required: bool
-    schema: dict[str, Any]
-    validator: Draft202012Validator
+    """One parameter, its schema's checks compiled: a value is a string, and
+    few keywords apply to it, so jsonschema is only the fallback."""
+
+    __slots__ = ("_enum", "_pattern", "_validator", "location", "name", "required", "schema")
+
+    def __init__(self, name: str, location: str, required: bool, schema: dict) -> None:
+        self.name, self.location, self.required, self.schema = name, location, required, schema
+        self._pattern = re.compile(schema["pattern"]) if "pattern" in schema else None
+        self._enum = frozenset(schema["enum"]) if "enum" in schema else None
+        self._validator = (
+            None if schema.keys() <= _PARAMETER_KEYWORDS else Draft202012Validator(schema)
+        )
+
+    def _valid(self, value: Any) -> bool:
+        schema = self.schema
+        if self._enum is not None and value not in self._enum:
+            return False
+        if isinstance(value, str):
+            if schema.get("type", "string") != "string":
+                return False
+            if not schema.get("minLength", 0) <= len(value) <= schema.get("maxLength", len(value)):
+                return False
+            if self._pattern is not None and not self._pattern.search(value):
+                return False
+        elif not schema.get("minimum", value) <= value <= schema.get("maximum", value):
+            return False
+        return self._validator is None or self._validator.is_valid(value)
 
     def value(self, raw: str) -> Any:
         """The typed value of a raw string, or _Invalid."""
@@ -89,7 +136,7 @@ class _Parameter:
                 value = int(raw)
             except ValueError:  # more digits than int() takes
                 raise _Invalid from None
-        if not self.validator.is_valid(value):
+        if not self._valid(value):
             raise _Invalid
         if schema.get("format") == "date-time":
             try:
@@ -114,20 +161,16 @@ class _Parameter:
         return "is not valid here"
 
 
-def _parameters(operation: dict, pointer: str) -> list[_Parameter]:
+def _parameters(operation: dict) -> list[_Parameter]:
     found = []
-    for index, entry in enumerate(operation.get("parameters", [])):
-        where = f"{pointer}/parameters/{index}"
-        if "$ref" in entry:
-            where = entry["$ref"].removeprefix("#")
+    for entry in operation.get("parameters", []):
         parameter = resolve(entry, _DOCUMENT)
         found.append(
             _Parameter(
                 parameter["name"],
                 parameter["in"],
                 parameter.get("required", False),
-                resolve(parameter["schema"], _DOCUMENT),
-                _validator(f"{where}/schema"),
+                inline(parameter["schema"]),
             )
         )
     return found
@@ -137,16 +180,15 @@ class OperationValidator:
     """Everything one operation's request must satisfy, compiled once."""
 
     def __init__(self, method: str, path: str, operation: dict) -> None:
-        pointer = f"/paths/{_escape(path)}/{method.lower()}"
         self.operation_id = operation["operationId"]
         self.role = operation.get("x-role", "any")
-        parameters = _parameters(operation, pointer)
+        parameters = _parameters(operation)
         self.path = [p for p in parameters if p.location == "path"]
         self.query = [p for p in parameters if p.location == "query"]
         self.header = [p for p in parameters if p.location == "header"]
         content = operation.get("requestBody", {}).get("content", {})
         self.body = (
-            _validator(f"{pointer}/requestBody/content/application~1json/schema")
+            Draft202012Validator(inline(content["application/json"]["schema"]))
             if "application/json" in content
             else None
         )
