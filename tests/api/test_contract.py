@@ -1,13 +1,22 @@
 """The OpenAPI document matches the routes; bodies are validated against it."""
 
 import asyncio
+import configparser
 import time
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
 
 import jsonschema
 import pytest
 
-from gold_platform.http.openapi import OPERATIONS, document
-from gold_platform.routes import API_ROUTES
+from gold_platform import __version__
+from gold_platform.domain.money import MAX_GRAMS, MAX_MONEY
+from gold_platform.domain.portfolio import MAX_AVERAGE_PRICE, MAX_VALUE
+from gold_platform.http.openapi import DOCUMENT_FILE, OPERATIONS, document, resolve
+from gold_platform.http.rates import INTERVALS
+from gold_platform.routes import API_ROUTES, HANDLERS
+from gold_platform.store.transactions import STATUSES
 from tests.api.conftest import OPERATOR
 
 
@@ -21,6 +30,8 @@ def test_every_route_is_documented_and_every_documented_route_exists(client):
     }
     assert served == set(OPERATIONS)
     assert set(API_ROUTES) == set(OPERATIONS)
+    # routes.py maps every operationId, and nothing else, to a handler.
+    assert set(HANDLERS) == {operation["operationId"] for operation in OPERATIONS.values()}
 
 
 def test_document_is_valid_openapi_31_shape():
@@ -31,7 +42,7 @@ def test_document_is_valid_openapi_31_shape():
     def walk(node):
         if isinstance(node, dict):
             if "$ref" in node:
-                refs.add(node["$ref"].rsplit("/", 1)[1])
+                refs.add(node["$ref"])
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):
@@ -39,9 +50,57 @@ def test_document_is_valid_openapi_31_shape():
                 walk(value)
 
     walk(doc)
-    assert refs <= set(doc["components"]["schemas"]), refs - set(doc["components"]["schemas"])
+    for ref in refs:
+        assert ref.startswith("#/components/"), ref
+        assert isinstance(resolve({"$ref": ref}, doc), dict), ref
     for schema in doc["components"]["schemas"].values():
         jsonschema.Draft202012Validator.check_schema(schema)
+
+
+def decimal_pattern(maximum: Decimal | None, places: int, *, signed: bool = False) -> str:
+    """Decimal strings up to `maximum`'s integer digits (any number without one)."""
+    more = "*" if maximum is None else f"{{0,{len(str(int(maximum))) - 1}}}"
+    sign = "-?" if signed else ""
+    return rf"^{sign}(0|[1-9][0-9]{more})(\.[0-9]{{1,{places}}})?$"
+
+
+def test_the_documents_figures_are_the_domains_limits():
+    """openapi.yaml states the patterns; the domain's constants are what they must say."""
+    schemas = document()["components"]["schemas"]
+    digits = {"Money": len(str(int(MAX_MONEY))), "Grams": len(str(int(MAX_GRAMS)))}
+    assert schemas["Money"]["pattern"] == decimal_pattern(MAX_MONEY, 2)
+    assert schemas["Grams"]["pattern"] == decimal_pattern(MAX_GRAMS, 4)
+    for name, count in digits.items():
+        assert f"at most {count} digits before the point" in schemas[name]["x-expected"]
+    portfolio = schemas["Portfolio"]["properties"]
+    assert portfolio["average_buy_price"]["pattern"] == decimal_pattern(MAX_AVERAGE_PRICE, 2)
+    assert portfolio["current_value"]["pattern"] == decimal_pattern(MAX_VALUE, 2)
+    assert portfolio["unrealised_pnl"]["pattern"] == decimal_pattern(MAX_VALUE, 2, signed=True)
+    reconciliation = schemas["Reconciliation"]["properties"]
+    for field in ("user_grams", "vault_grams"):
+        assert reconciliation[field]["pattern"] == decimal_pattern(None, 4, signed=True)
+    total = reconciliation["money"]["items"]["properties"]["total"]
+    assert total["pattern"] == decimal_pattern(None, 2, signed=True)
+
+
+def test_the_documents_choices_are_the_codes():
+    doc = document()
+    assert doc["info"]["version"] == __version__
+    history = OPERATIONS[("GET", "/v1/rates/history")]["parameters"]
+    interval = next(p for p in history if p["name"] == "interval")["schema"]
+    assert interval["enum"] == list(INTERVALS)
+    listing = OPERATIONS[("GET", "/v1/users/{user_id}/transactions")]["parameters"]
+    status = next(p for p in listing if p.get("name") == "status")["schema"]
+    assert sorted(status["enum"]) == sorted(STATUSES)
+
+
+def test_the_document_is_package_data():
+    """The one file is what the installed package (and so the image) reads."""
+    config = configparser.ConfigParser()
+    config.read(Path(__file__).parents[2] / "setup.cfg")
+    data = config["options.package_data"]["gold_platform"]
+    assert "http/openapi.yaml" in [entry.strip() for entry in data.split(",")]
+    assert resources.files("gold_platform.http").joinpath(DOCUMENT_FILE).is_file()
 
 
 async def test_document_and_docs_page_are_served_locally(client):

@@ -4,7 +4,7 @@ exact bytes (createPartner's differs only by a newly rotated api_key)."""
 
 import json
 
-from gold_platform.http.openapi import document
+from gold_platform.http.openapi import document, resolve
 from tests.api.conftest import OPERATOR
 
 
@@ -13,7 +13,7 @@ def idempotent_operations() -> set[str]:
         operation["operationId"]
         for item in document()["paths"].values()
         for operation in item.values()
-        if any(p["name"] == "Idempotency-Key" for p in operation.get("parameters", []))
+        if any(resolve(p)["name"] == "Idempotency-Key" for p in operation.get("parameters", []))
     }
 
 

@@ -121,3 +121,55 @@ async def test_kyc_status_says_its_one_value(api, partner):
         expect=422,
     )
     assert problem["errors"] == [{"field": "status", "message": 'must be the string "verified"'}]
+
+
+async def test_a_trade_names_its_alternatives_and_reports_the_chosen_ones_errors(
+    api, partner, rate
+):
+    user = await api.user(partner)
+    ids = {"user_id": user["id"], "rate_id": rate["rate_id"]}
+    cases = [
+        (ids, [{"field": "amount|grams", "message": "give exactly one of amount or grams"}]),
+        (
+            {**ids, "amount": "1.00", "admin": True},
+            [{"field": "admin", "message": "unknown field"}],
+        ),
+        ({"amount": "1.00"}, [{"field": f, "message": "is required"} for f in ids]),
+        (["amount"], [{"field": "(body)", "message": "must be an object, not an array"}]),
+    ]
+    for body, errors in cases:
+        problem = await api.call(
+            "POST", "/v1/transactions/buy", headers=partner.headers, json=body, expect=422
+        )
+        assert_for_people(problem)
+        assert sorted(problem["errors"], key=str) == sorted(errors, key=str), (body, problem)
+
+
+async def test_parameters_say_what_they_take(api, partner):
+    user = await api.user(partner)
+    history = f"/v1/users/{user['id']}/transactions"
+    cases = [
+        (f"{history}?limit=abc", "limit", "an integer from 1 to 100"),
+        (f"{history}?limit=5%0A", "limit", "an integer from 1 to 100"),
+        (f"{history}?limit=101", "limit", "an integer from 1 to 100"),
+        (f"{history}?side=hold", "side", "one of buy, sell"),
+        (f"{history}?status=done", "status", "one of pending, confirmed, cancelled, expired"),
+        ("/v1/rates/history?interval=2h", "interval", "one of 1m, 5m, 15m, 1h, 1d"),
+        ("/v1/rates/history?from=yesterday", "from", "must be an ISO 8601 date-time"),
+    ]
+    for path, field, message in cases:
+        problem = await api.call("GET", path, headers=partner.headers, expect=422)
+        assert problem["errors"] == [{"field": field, "message": message}], (path, problem)
+    problem = await api.call(
+        "POST",
+        "/v1/users",
+        headers={**partner.headers, "Idempotency-Key": "k" * 256},
+        json={"external_id": "cust-1"},
+        expect=422,
+    )
+    assert problem["errors"] == [
+        {"field": "Idempotency-Key", "message": "1 to 255 printable characters"}
+    ]
+    for bad_id in ("nope", user["id"] + "0"):
+        missing = await api.call("GET", f"/v1/users/{bad_id}", headers=partner.headers, expect=404)
+        assert missing["detail"] == "The user does not exist."

@@ -11,15 +11,16 @@ from ..services import ledger as ledger_service
 from ..state import DB_POOL
 from ..store import partners
 from .auth import require_operator
-from .bodies import json_body, visible
+from .bodies import visible
 from .idempotency import REPLAYED_HEADER, run_idempotent
 from .problems import Problem, validation_failed
 from .representations import reconciliation_json
+from .validation import VALIDATED
 
 
 async def create_partner(request: web.Request) -> web.Response:
     require_operator(request)
-    body = await json_body(request, "CreatePartner")
+    body = request[VALIDATED].body
     if not visible(body["name"]):
         raise validation_failed(
             [{"field": "name", "message": "must contain a visible character, not only spaces"}]

@@ -124,3 +124,11 @@ def require_partner(request: web.Request) -> str:
 def require_operator(request: web.Request) -> None:
     if request[PRINCIPAL].kind != "operator":
         raise forbidden("This route needs the operator key.")
+
+
+def authorize(request: web.Request, role: str) -> None:
+    """The role an operation documents (x-role): partner, operator or any."""
+    if role == "partner":
+        require_partner(request)
+    elif role == "operator":
+        require_operator(request)

@@ -12,10 +12,10 @@ from ..services import rates as rate_service
 from ..state import CACHE, CURRENT_RATE, DB_POOL, SETTINGS
 from ..store import rates
 from .auth import require_operator
-from .bodies import json_body
 from .idempotency import outcome_response, run_idempotent
 from .problems import Problem, validation_failed
 from .representations import bucket_json
+from .validation import VALIDATED
 
 INTERVALS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "1d": 86400}
 MAX_BUCKETS = 2000
@@ -44,29 +44,12 @@ async def current(request: web.Request) -> web.Response:
     return web.Response(body=latest.body, content_type="application/json")
 
 
-def _time_param(request: web.Request, name: str, default: datetime) -> datetime:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        value = datetime.fromisoformat(raw)
-    except ValueError:
-        raise validation_failed(
-            [{"field": name, "message": "must be an ISO 8601 date-time"}]
-        ) from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 async def history(request: web.Request) -> web.Response:
-    interval = request.query.get("interval", "1h")
-    if interval not in INTERVALS:
-        raise validation_failed(
-            [{"field": "interval", "message": "one of " + ", ".join(INTERVALS)}]
-        )
-    now = datetime.now(UTC)
-    end = _time_param(request, "to", now)
+    query = request[VALIDATED].query
+    interval = query["interval"]  # one of the document's, the keys of INTERVALS
+    end = query["to"] or datetime.now(UTC)
     try:
-        start = _time_param(request, "from", end - timedelta(days=1))
+        start = query["from"] or end - timedelta(days=1)
     except OverflowError:
         raise validation_failed([{"field": "to", "message": "out of range"}]) from None
     if start >= end:
@@ -96,7 +79,7 @@ async def history(request: web.Request) -> web.Response:
 
 async def publish(request: web.Request) -> web.Response:
     require_operator(request)
-    body = await json_body(request, "PublishRate")
+    body = request[VALIDATED].body
     settings = request.app[SETTINGS]
     buy, sell = Decimal(body["buy_price"]), Decimal(body["sell_price"])
 

@@ -10,16 +10,17 @@ from ..services import trading
 from ..state import DB_POOL, SETTINGS
 from ..store import transactions
 from .auth import require_partner
-from .bodies import json_body, path_id, positive
+from .bodies import positive
 from .idempotency import outcome_response, run_idempotent
 from .problems import not_found
 from .representations import transaction_json
+from .validation import VALIDATED
 
 
 def _verify(side: str):
     async def handler(request: web.Request) -> web.Response:
         partner_id = require_partner(request)
-        body = await json_body(request, "TradeRequest")
+        body = request[VALIDATED].body
         amount, grams = positive(body, "amount"), positive(body, "grams")
         settings = request.app[SETTINGS]
 
@@ -51,7 +52,7 @@ verify_sell = _verify("sell")
 
 async def confirm(request: web.Request) -> web.Response:
     partner_id = require_partner(request)
-    transaction_id = path_id(request, "transaction_id", "transaction")
+    transaction_id = request[VALIDATED].path["transaction_id"].lower()
     settings = request.app[SETTINGS]
     settled: dict = {}
 
@@ -70,7 +71,7 @@ async def confirm(request: web.Request) -> web.Response:
 
 async def cancel(request: web.Request) -> web.Response:
     partner_id = require_partner(request)
-    transaction_id = path_id(request, "transaction_id", "transaction")
+    transaction_id = request[VALIDATED].path["transaction_id"].lower()
 
     cancelled: dict = {}
 
@@ -88,7 +89,7 @@ async def cancel(request: web.Request) -> web.Response:
 
 async def get(request: web.Request) -> web.Response:
     partner_id = require_partner(request)
-    transaction_id = path_id(request, "transaction_id", "transaction")
+    transaction_id = request[VALIDATED].path["transaction_id"].lower()
     async with autocommit(request.app[DB_POOL]) as cur:
         row = await transactions.get(cur, partner_id, transaction_id)
     if row is None:

@@ -13,18 +13,15 @@ from ..services import trading
 from ..state import DB_POOL, SETTINGS
 from ..store import transactions, users
 from .auth import require_partner
-from .bodies import json_body, path_id
 from .idempotency import outcome_response, run_idempotent
 from .problems import not_found, validation_failed
 from .representations import portfolio_json, transaction_json, user_json
-
-DEFAULT_PAGE = 20
-MAX_PAGE = 100
+from .validation import VALIDATED
 
 
 async def create(request: web.Request) -> web.Response:
     partner_id = require_partner(request)
-    body = await json_body(request, "CreateUser")
+    body = request[VALIDATED].body
     currency = request.app[SETTINGS].currency
 
     async def work(cur):
@@ -37,7 +34,7 @@ async def create(request: web.Request) -> web.Response:
 
 async def get(request: web.Request) -> web.Response:
     partner_id = require_partner(request)
-    user_id = path_id(request, "user_id", "user")
+    user_id = request[VALIDATED].path["user_id"].lower()
     async with autocommit(request.app[DB_POOL]) as cur:
         row = await users.get(cur, partner_id, user_id)
     if row is None:
@@ -47,8 +44,8 @@ async def get(request: web.Request) -> web.Response:
 
 async def attest_kyc(request: web.Request) -> web.Response:
     partner_id = require_partner(request)
-    user_id = path_id(request, "user_id", "user")
-    body = await json_body(request, "KycAttestation")
+    user_id = request[VALIDATED].path["user_id"].lower()
+    body = request[VALIDATED].body
 
     async def work(cur):
         return 200, user_json(await trading.attest_kyc(cur, partner_id, user_id))
@@ -59,7 +56,7 @@ async def attest_kyc(request: web.Request) -> web.Response:
 
 async def portfolio(request: web.Request) -> web.Response:
     partner_id = require_partner(request)
-    user_id = path_id(request, "user_id", "user")
+    user_id = request[VALIDATED].path["user_id"].lower()
     valued = await portfolio_service.portfolio(request.app[DB_POOL], partner_id, user_id)
     return web.json_response(
         portfolio_json(user_id, valued.currency, valued.portfolio, valued.rate_id)
@@ -83,23 +80,11 @@ def _decode_cursor(cursor: str) -> int:
         ) from None
 
 
-def _choice(request: web.Request, name: str, options: tuple[str, ...]) -> str | None:
-    value = request.query.get(name)
-    if value is not None and value not in options:
-        raise validation_failed([{"field": name, "message": "one of " + ", ".join(options)}])
-    return value
-
-
 async def history(request: web.Request) -> web.Response:
     partner_id = require_partner(request)
-    user_id = path_id(request, "user_id", "user")
-    side = _choice(request, "side", ("buy", "sell"))
-    status = _choice(request, "status", transactions.STATUSES)
-    raw_limit = request.query.get("limit", str(DEFAULT_PAGE))
-    if not (raw_limit.isascii() and raw_limit.isdigit()) or not 1 <= int(raw_limit) <= MAX_PAGE:
-        raise validation_failed([{"field": "limit", "message": f"an integer from 1 to {MAX_PAGE}"}])
-    limit = int(raw_limit)
-    cursor = request.query.get("cursor")
+    user_id = request[VALIDATED].path["user_id"].lower()
+    query = request[VALIDATED].query
+    side, status, limit, cursor = query["side"], query["status"], query["limit"], query["cursor"]
     before = _decode_cursor(cursor) if cursor else None
     async with autocommit(request.app[DB_POOL]) as cur:
         if await users.get(cur, partner_id, user_id) is None:
