@@ -10,6 +10,8 @@ import aiohttp
 import pytest
 
 from gold_devtools.devstack import free_port
+from gold_platform.cache import Cache
+from gold_platform.http.ratelimit import RateLimiter, batch_size
 from tests.reliability.helpers import (
     PROBLEM_JSON,
     Api,
@@ -104,3 +106,68 @@ async def test_limit_still_holds_without_redis(database_url, tmp_path: Path):
     assert LIMIT <= statuses.count(200) <= LIMIT * workers
     _check_429s(replies)
     assert ready.status == 200 and ready.body["status"] == "degraded"
+
+
+# A limit large enough that workers report to Redis in batches.
+BATCHED_LIMIT = 1000
+
+
+async def test_batched_reports_stay_within_the_stated_overshoot(redis_url):
+    """Workers that admit on their own between reports: never fewer than the
+    limit pass, never more than limit + workers x (batch - 1), and after a
+    reply shows the limit passed a worker stops asking Redis."""
+    workers = 6
+    limiter_batch = batch_size(BATCHED_LIMIT)
+    assert limiter_batch > 1
+    cache = Cache.from_url(redis_url)
+    await cache.client.config_resetstat()
+    limiters = [RateLimiter(BATCHED_LIMIT) for _ in range(workers)]
+    window = int(time.time() // 60)
+    key = f"batched-{time.time_ns()}"
+    sent = BATCHED_LIMIT * 2
+    try:
+        # Interleaved and concurrent, as requests reach several processes.
+        decisions = await asyncio.gather(
+            *(limiters[n % workers].admit(cache, key, window) for n in range(sent))
+        )
+        calls_at_limit = await _script_calls(cache)
+        after = [await limiters[n % workers].admit(cache, key, window) for n in range(60)]
+        calls = await _script_calls(cache)
+    finally:
+        await cache.close()
+    admitted = sum(decisions)
+    show_figures(
+        f"\n[rate-limit-batched] limit={BATCHED_LIMIT} batch={limiter_batch} workers={workers} "
+        f"sent={sent} admitted={admitted} redis_calls={calls_at_limit} "
+        f"bound={BATCHED_LIMIT + workers * (limiter_batch - 1)}"
+    )
+    assert BATCHED_LIMIT <= admitted <= BATCHED_LIMIT + workers * (limiter_batch - 1)
+    assert calls_at_limit < sent / 2, "a report per request: the batching is not in use"
+    assert not any(after)
+    assert calls == calls_at_limit, "a worker asked Redis again after it saw the limit passed"
+
+
+async def _script_calls(cache: Cache) -> int:
+    """How many times Redis ran the limiter's script (its own statistics)."""
+    stats = await cache.client.info("commandstats")
+    return sum(stats.get(f"cmdstat_{name}", {}).get("calls", 0) for name in ("evalsha", "eval"))
+
+
+async def test_batched_limit_across_gunicorn_workers(database_url, redis_url, tmp_path):
+    """The same bound through the real service, two gunicorn workers."""
+    workers = 2
+    bound = BATCHED_LIMIT + workers * (batch_size(BATCHED_LIMIT) - 1)
+    env = service_env(database_url, redis_url, RATE_LIMIT_PER_MINUTE=str(BATCHED_LIMIT))
+    with running_service(env, tmp_path, workers=workers) as service:
+        wait_until_ready(service.base_url)
+        first, _ = await _setup(service.base_url)
+        await _wait_for_fresh_window(margin=20.0)
+        replies = await _burst(service.base_url, first, bound + 100)
+    statuses = [r.status for r in replies]
+    show_figures(
+        f"\n[rate-limit-batched-service] limit={BATCHED_LIMIT}/min workers={workers} "
+        f"sent={len(replies)} ok={statuses.count(200)} limited={statuses.count(429)} bound={bound}"
+    )
+    assert set(statuses) <= {200, 429}
+    assert BATCHED_LIMIT <= statuses.count(200) <= bound
+    _check_429s(replies)
