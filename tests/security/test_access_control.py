@@ -194,9 +194,11 @@ async def test_wrong_secret_for_a_real_key_id_is_refused(world):
 
 
 async def test_key_check_is_a_lookup_by_id_then_a_constant_time_compare(world, monkeypatch):
-    """Every key costs the same work: a lookup by key id (never by the secret)
-    and one hmac.compare_digest of secret hashes, against a dummy hash when
-    the id is unknown. Pass-through spies record what the real code does."""
+    """Every key not yet verified costs the same work: a lookup by key id
+    (never by the secret) and one hmac.compare_digest of secret hashes, against
+    a dummy hash when the id is unknown. Once a key has been verified, it is
+    found by the SHA-256 of the whole token, which a wrong secret never
+    matches. Pass-through spies record what the real code does."""
     compared: list[tuple[bytes, bytes]] = []
     looked_up: list[str] = []
     real_compare, real_find = auth.hmac.compare_digest, auth.partners.find_by_key_id
@@ -212,10 +214,11 @@ async def test_key_check_is_a_lookup_by_id_then_a_constant_time_compare(world, m
     monkeypatch.setattr(auth.hmac, "compare_digest", compare_spy)
     monkeypatch.setattr(auth.partners, "find_by_key_id", find_spy)
 
-    key_id, secret = world.alice.key.removeprefix("gp_").split("_", 1)
+    carol = await world.api.partner("carol-corp")  # a key no request has used yet
+    key_id, secret = carol.key.removeprefix("gp_").split("_", 1)
     unknown_id = "f" * len(key_id)
     cases = {
-        "valid": (world.alice.key, 200),
+        "valid": (carol.key, 200),
         "wrong secret": (f"gp_{key_id}_{'x' * len(secret)}", 401),
         "unknown key id": (f"gp_{unknown_id}_{secret}", 401),
         "not a key": ("plain-garbage", 401),
@@ -231,6 +234,13 @@ async def test_key_check_is_a_lookup_by_id_then_a_constant_time_compare(world, m
         assert all(len(a) == len(b) == 32 for a, b in compared), name
         assert secret not in " ".join(looked_up), "the secret must never be a lookup key"
     assert unknown_id in looked_up
+    compared.clear()
+    looked_up.clear()
+    again = await world.api.call(
+        "GET", "/v1/rates/current", headers={"Authorization": f"Bearer {carol.key}"}
+    )
+    assert again.status == 200
+    assert compared == [] and looked_up == [], "a verified key is found by its token's hash"
     operator = await world.api.call(
         "GET", "/v1/admin/reconciliation", headers={"Authorization": f"Bearer {OPERATOR_KEY}"}
     )

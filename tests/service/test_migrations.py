@@ -333,21 +333,39 @@ class LateForwarder:
 
 
 def test_migrate_waits_for_a_database_that_comes_up_late(empty_database_url):
+    """The database opens only after the command has said it is waiting (not
+    after a fixed delay, which a slow start-up could outrun)."""
     params = parse_dsn(empty_database_url)
     forwarder = LateForwarder(int(params.get("port", 5432)))
     params["host"], params["port"] = "127.0.0.1", str(forwarder.port)
-    opener = threading.Timer(1.5, forwarder.open)
-    opener.start()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url_for(make_dsn(**params), params["dbname"]),
+        "LOG_FORMAT": "json",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gold_platform.cli", "migrate", "--wait", "60"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    killer = threading.Timer(120, process.kill)  # bounded, whatever happens
+    killer.start()
+    lines = []
     try:
-        result = migrate_command(
-            database_url_for(make_dsn(**params), params["dbname"]), "--wait", "60"
-        )
+        for line in process.stdout:  # ends when the process exits
+            lines.append(line)
+            if "database_not_ready" in line and forwarder.listener is None:
+                forwarder.open()
+        returncode = process.wait()
     finally:
-        opener.cancel()
+        killer.cancel()
         forwarder.close()
-    assert result.returncode == 0, result.stderr
-    assert migrations.head_id(MIGRATIONS_DIR) in result.stdout
-    assert "database_not_ready" in result.stdout + result.stderr
+    output = "".join(lines)
+    assert returncode == 0, output
+    assert any("database_not_ready" in line for line in lines), output
+    assert migrations.head_id(MIGRATIONS_DIR) in output
 
 
 # What the previous release could trip over, if a migration did it: the pods

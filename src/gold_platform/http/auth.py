@@ -45,38 +45,64 @@ def forbidden(detail: str) -> Problem:
     return Problem(403, "forbidden", "Forbidden", detail)
 
 
-class _PartnerKeys:
-    """A short in-process LRU of key_id -> (partner, key hash, disabled).
+class _Credentials:
+    """What a worker remembers of API keys, each entry for KEY_CACHE_SECONDS.
 
-    Unknown key ids are remembered too, so repeating a bad key costs no query.
-    A disabled partner is refused at the latest KEY_CACHE_SECONDS later.
+    - key_id -> (partner, key hash, disabled), in a short LRU; unknown key ids
+      are remembered too, so repeating a bad key costs no query;
+    - the SHA-256 of a token already verified -> its principal, so a known
+      caller costs one hash and a lookup.
+
+    A disabled partner or a rotated key is refused at the latest
+    KEY_CACHE_SECONDS later.
     """
 
     MAX_ENTRIES = 10_000
 
-    def __init__(self) -> None:
+    def __init__(self, operator_key: str | None) -> None:
+        self.operator_digest = (
+            hashlib.sha256(operator_key.encode()).digest() if operator_key else None
+        )
         self._rows: OrderedDict[str, tuple[float, partners.PartnerKeyRow | None]] = OrderedDict()
+        self._verified: OrderedDict[bytes, tuple[float, Principal]] = OrderedDict()
 
-    async def find(self, request: web.Request, key_id: str) -> partners.PartnerKeyRow | None:
+    def verified(self, digest: bytes) -> Principal | None:
+        cached = self._verified.get(digest)
+        if cached is None or time.monotonic() - cached[0] >= KEY_CACHE_SECONDS:
+            return None
+        return cached[1]
+
+    def remember(self, digest: bytes, principal: Principal, since: float) -> None:
+        """`since`: when the row that proved the key was read."""
+        _put(self._verified, digest, (since, principal), self.MAX_ENTRIES)
+
+    async def find(
+        self, request: web.Request, key_id: str
+    ) -> tuple[float, partners.PartnerKeyRow | None]:
+        """(when the row was read, the row) for a key id."""
         cached = self._rows.get(key_id)
         now = time.monotonic()
         if cached and now - cached[0] < KEY_CACHE_SECONDS:
             self._rows.move_to_end(key_id)
-            return cached[1]
+            return cached
         async with autocommit(request.app[DB_POOL]) as cur:
             row = await partners.find_by_key_id(cur, key_id)
-        self._rows[key_id] = (now, row)
-        self._rows.move_to_end(key_id)
-        if len(self._rows) > self.MAX_ENTRIES:
-            self._rows.popitem(last=False)
-        return row
+        _put(self._rows, key_id, (now, row), self.MAX_ENTRIES)
+        return now, row
 
 
-PARTNER_KEYS = web.AppKey("partner_keys", _PartnerKeys)
+def _put(lru: OrderedDict, key, value, max_entries: int) -> None:
+    lru[key] = value
+    lru.move_to_end(key)
+    if len(lru) > max_entries:
+        lru.popitem(last=False)
+
+
+CREDENTIALS = web.AppKey("credentials", _Credentials)
 
 
 def setup(app: web.Application) -> None:
-    app[PARTNER_KEYS] = _PartnerKeys()
+    app[CREDENTIALS] = _Credentials(app[SETTINGS].operator_api_key)
 
 
 async def _authenticate(request: web.Request) -> Principal:
@@ -87,13 +113,17 @@ async def _authenticate(request: web.Request) -> Principal:
     token = token.strip()
     # aiohttp decodes header bytes with surrogateescape; keep them, never crash on them.
     digest = hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest()
+    credentials = request.app[CREDENTIALS]
+    known = credentials.verified(digest)
+    if known is not None:
+        return known
 
-    operator_key = request.app[SETTINGS].operator_api_key
-    if operator_key and hmac.compare_digest(digest, hashlib.sha256(operator_key.encode()).digest()):
+    operator_digest = credentials.operator_digest
+    if operator_digest and hmac.compare_digest(digest, operator_digest):
         return Principal("operator", None, "operator")
 
     parts = partners.split_token(token)
-    row = await request.app[PARTNER_KEYS].find(request, parts[0]) if parts else None
+    read_at, row = await credentials.find(request, parts[0]) if parts else (0.0, None)
     expected = row["key_hash"] if row else _DUMMY_HASH
     secret_hash = partners.hash_secret(parts[1] if parts else token)
     if (
@@ -103,7 +133,9 @@ async def _authenticate(request: web.Request) -> Principal:
         or row["disabled_at"]
     ):
         raise unauthorized("The API key is not valid.")
-    return Principal("partner", str(row["id"]), parts[0])
+    principal = Principal("partner", str(row["id"]), parts[0])
+    credentials.remember(digest, principal, read_at)
+    return principal
 
 
 @web.middleware

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
+import secrets
 import time
-import uuid
 
 import psycopg2
 import structlog
@@ -12,7 +12,7 @@ from aiohttp import web
 
 from ..domain.errors import DomainError
 from ..observability.logs import get_logger
-from ..observability.metrics import IN_FLIGHT, REQUEST_LATENCY, REQUESTS
+from ..observability.metrics import IN_FLIGHT, request_metrics
 from .problems import (
     Problem,
     domain_problem,
@@ -37,7 +37,7 @@ def _route_template(request: web.Request) -> str:
 
 def _request_id(request: web.Request) -> str:
     given = request.headers.get(REQUEST_ID_HEADER, "")
-    return given if _VALID_REQUEST_ID.match(given) else uuid.uuid4().hex
+    return given if _VALID_REQUEST_ID.match(given) else secrets.token_hex(16)
 
 
 @web.middleware
@@ -57,8 +57,9 @@ async def observe(request: web.Request, handler) -> web.StreamResponse:
         IN_FLIGHT.dec()
         elapsed = time.perf_counter() - started
         route = _route_template(request)
-        REQUESTS.labels(request.method, route, str(status)).inc()
-        REQUEST_LATENCY.labels(request.method, route, str(status)).observe(elapsed)
+        requests, latency = request_metrics(request.method, route, status)
+        requests.inc()
+        latency.observe(elapsed)
         log.info(
             "request",
             method=request.method,

@@ -9,6 +9,7 @@ metrics socket once, like the API's; every worker accepts on it.
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 from collections.abc import AsyncIterator, Callable
@@ -48,6 +49,14 @@ TRADES = Counter(
     ["side", "event"],
 )
 GRAMS_TRADED = Counter("gold_grams_traded_total", "Grams of gold settled, by side.", ["side"])
+
+
+@functools.lru_cache(maxsize=4096)
+def request_metrics(method: str, route: str, status: int) -> tuple[Counter, Histogram]:
+    """The request counter and latency children of one label set, looked up once
+    per process (`labels()` validates and locks on every call)."""
+    labels = (method, route, str(status))
+    return REQUESTS.labels(*labels), REQUEST_LATENCY.labels(*labels)
 
 
 def render_latest() -> tuple[bytes, str]:
