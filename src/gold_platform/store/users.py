@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import TypedDict, cast
 
 from ..db import DictCursor
+from .reads import Read
 
 
 class UserRow(TypedDict):
@@ -64,10 +65,18 @@ async def create(
     return cast(UserRow, await get(cur, partner_id, inserted["id"])), True
 
 
+_BY_ID = _USER + " WHERE u.partner_id = %s AND u.id = %s"
+
+
 async def get(cur: DictCursor, partner_id: str, user_id: str) -> UserRow | None:
     """A partner only ever finds its own users."""
-    await cur.execute(_USER + " WHERE u.partner_id = %s AND u.id = %s", (partner_id, user_id))
+    await cur.execute(_BY_ID, (partner_id, user_id))
     return cast("UserRow | None", await cur.fetchone())
+
+
+def read(partner_id: str, user_id: str) -> Read:
+    """`get` as a Read named "user", to send inside another statement (its row is a UserRow)."""
+    return Read("user", _BY_ID, (partner_id, user_id))
 
 
 async def verify_kyc(cur: DictCursor, partner_id: str, user_id: str) -> UserRow | None:
