@@ -104,7 +104,7 @@ class DictCursor:
 
 
 # The marker column that starts a part of a row (store/reads.py Read).
-PART_MARKER = "part:"
+PART_MARKER = "found_"
 
 
 @asynccontextmanager

@@ -80,7 +80,7 @@ async def cancel(request: web.Request) -> web.Response:
         return 200, transaction_json(row)
 
     outcome = await run_idempotent_reading(
-        request, partner_id, None, trading.confirm_reads(partner_id, transaction_id), work
+        request, partner_id, None, trading.cancel_reads(partner_id, transaction_id), work
     )
     if cancelled:
         TRADES.labels(cancelled["side"], "cancelled").inc()

@@ -10,11 +10,11 @@ from ..db import DictCursor
 from ..domain import ledger, portfolio, pricing, rules
 from ..domain.errors import NotFound, RateExpired, RateNotFound
 from ..settings import Settings
-from ..store import rates, transactions, users
+from ..store import rates, reads, transactions, users
 from ..store.rates import LockableRateRow
 from ..store.reads import Read, fetch_reads
 from ..store.transactions import TransactionRow
-from ..store.users import UserRow
+from ..store.users import HoldingRow, UserRow
 
 # The rows a use case starts from, by Read name (None: not found). The
 # idempotency claim fetches them in its own round trip (run_once_reading);
@@ -28,7 +28,16 @@ def verify_reads(partner_id: str, user_id: str, rate_id: str) -> tuple[Read, ...
 
 
 def confirm_reads(partner_id: str, transaction_id: str) -> tuple[Read, ...]:
-    """What `confirm` and `cancel` read before they decide: the transaction."""
+    """What `confirm` reads before it decides: the transaction, then its user's
+    holding, locked (users.lock_holding) in the same statement."""
+    return (
+        transactions.read(partner_id, transaction_id),
+        users.lock_holding_read(partner_id, reads.column("trade", "user_id")),
+    )
+
+
+def cancel_reads(partner_id: str, transaction_id: str) -> tuple[Read, ...]:
+    """What `cancel` reads before it decides: the transaction."""
     return (transactions.read(partner_id, transaction_id),)
 
 
@@ -90,7 +99,10 @@ async def confirm(
     found: Found | None = None,
 ) -> tuple[TransactionRow, bool]:
     """Settles a pending trade. Returns (transaction, settled_now); confirming a
-    confirmed trade returns it unchanged. `found`: the rows of `confirm_reads`."""
+    confirmed trade returns it unchanged. `found`: the rows of `confirm_reads`.
+
+    The holding is locked when it is read, before the checks: the same order
+    as every confirm (the key, then the account), so locks never cross."""
     if found is None:
         found = await fetch_reads(cur, confirm_reads(partner_id, transaction_id))
     tx = cast("TransactionRow | None", found["trade"])
@@ -98,7 +110,7 @@ async def confirm(
         raise NotFound("The transaction does not exist.")
     if not rules.check_confirmable(rules.effective_status(tx["status"], tx["past_expiry"])):
         return tx, False
-    holding = await users.lock_holding(cur, partner_id, tx["user_id"])
+    holding = cast("HoldingRow | None", found["holding"])
     if holding is None:  # a trade's user is never deleted (foreign keys)
         raise NotFound("The user does not exist.")
     side, grams, total = tx["side"], tx["grams"], tx["total_amount"]
@@ -137,9 +149,9 @@ async def cancel(
     cur: DictCursor, partner_id: str, transaction_id: str, found: Found | None = None
 ) -> tuple[TransactionRow, bool]:
     """Returns (transaction, cancelled_now); cancelling twice returns it unchanged.
-    `found`: the rows of `confirm_reads`."""
+    `found`: the rows of `cancel_reads`."""
     if found is None:
-        found = await fetch_reads(cur, confirm_reads(partner_id, transaction_id))
+        found = await fetch_reads(cur, cancel_reads(partner_id, transaction_id))
     tx = cast("TransactionRow | None", found["trade"])
     if tx is None:
         raise NotFound("The transaction does not exist.")

@@ -33,11 +33,19 @@ def joined(reads: Sequence[Read], condition: str = "true") -> tuple[str, str, li
     LATERAL, it runs after them (e.g. after the wait on an idempotency key)."""
     columns = "".join(f", {_alias(r)}.*" for r in reads)
     joins = "".join(
-        f' LEFT JOIN LATERAL (SELECT true AS "{PART_MARKER}{r.name}", r.* FROM ({r.sql}) r'
+        f" LEFT JOIN LATERAL (SELECT true AS {PART_MARKER}{r.name}, r.* FROM ({r.sql}) r"
         f" WHERE {condition}) AS {_alias(r)} ON true"
         for r in reads
     )
     return columns, joins, [p for r in reads for p in r.params]
+
+
+def column(name: str, column: str) -> str:
+    """SQL for a column of the Read called `name`, for a later Read of the same
+    statement to use (reads run in order, each LATERAL to those before it)."""
+    if not column.isidentifier():
+        raise ValueError(f"a column name is an identifier, not {column!r}")
+    return f"{_alias(Read(name, '', ()))}.{column}"
 
 
 def _alias(read: Read) -> str:
