@@ -51,11 +51,12 @@ async def claim(
     only be this request's own insert, since the owner records the response
     before it commits.
 
-    `reads` (each from its aggregate's store module) run in the same statement,
-    saving a round trip each, and only when this request owns the key: they
-    are LATERAL to the claim, so they run after it (after any wait on the key),
-    and this statement spans aggregates but writes only the key. `rows` maps
-    each read's name to its row or None.
+    `reads` (each from its aggregate's store module, see store/reads.py) go in
+    the same statement, saving a round trip each, and return rows only when
+    this request owns the key: they are LATERAL to the claim, so they run after
+    it (after any wait on the key). The statement spans aggregates but writes
+    only the key, hence it lives here. `rows` maps each read's name to its row
+    or None.
     """
     (table, unique, placeholders), owner = _scope(partner_id, key)
     # A partner's row written by the previous release has only the jsonb copy.

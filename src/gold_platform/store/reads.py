@@ -28,9 +28,12 @@ class Read:
 
 def joined(reads: Sequence[Read], condition: str = "true") -> tuple[str, str, list[object]]:
     """(select-list columns, FROM-clause joins, their parameters) that add each
-    read's row to a statement's one row, after its marker column. A read runs
-    only where `condition` (constant SQL on the rows to its left) holds: being
-    LATERAL, it runs after them (e.g. after the wait on an idempotency key)."""
+    read's row to a statement's one row, after its marker column. A read's row
+    is there only where `condition` (constant SQL on the rows to its left)
+    holds; being LATERAL, it runs after them (e.g. after the wait on an
+    idempotency key). The planner may run a read and drop its row after (a
+    join filter): a read that locks must depend on an earlier read's column
+    (`column`), which is NULL where the condition fails, so it locks nothing."""
     columns = "".join(f", {_alias(r)}.*" for r in reads)
     joins = "".join(
         f" LEFT JOIN LATERAL (SELECT true AS {PART_MARKER}{r.name}, r.* FROM ({r.sql}) r"
