@@ -10,8 +10,9 @@ from typing import Any
 from aiohttp import web
 
 from ..services import idempotency
-from ..services.idempotency import OnReplay, Outcome, Work, run_once
+from ..services.idempotency import OnReplay, Outcome, ReadWork, Work, run_once, run_once_reading
 from ..state import DB_POOL
+from ..store.reads import Read
 from .openapi import UUID_PATTERN
 from .problems import validation_failed
 
@@ -43,6 +44,25 @@ async def run_idempotent(
         fingerprint(request, body),
         work,
         on_replay,
+    )
+
+
+async def run_idempotent_reading(
+    request: web.Request,
+    partner_id: str | None,
+    body: Any,
+    reads: tuple[Read, ...],
+    work: ReadWork,
+) -> Outcome:
+    """`run_idempotent` for a use case that starts with `reads`: they go with the
+    key's claim in one round trip (services/idempotency.py run_once_reading)."""
+    return await run_once_reading(
+        request.app[DB_POOL],
+        partner_id,
+        idempotency_key(request),
+        fingerprint(request, body),
+        reads,
+        work,
     )
 
 

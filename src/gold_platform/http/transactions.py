@@ -11,7 +11,7 @@ from ..state import DB_POOL, SETTINGS
 from ..store import transactions
 from .auth import require_partner
 from .bodies import positive
-from .idempotency import outcome_response, run_idempotent
+from .idempotency import outcome_response, run_idempotent_reading
 from .problems import not_found
 from .representations import transaction_json
 from .validation import VALIDATED
@@ -23,21 +23,17 @@ def _verify(side: str):
         body = request[VALIDATED].body
         amount, grams = positive(body, "amount"), positive(body, "grams")
         settings = request.app[SETTINGS]
+        user_id, rate_id = body["user_id"].lower(), body["rate_id"].lower()
 
-        async def work(cur):
+        async def work(cur, found):
             row = await trading.verify(
-                cur,
-                settings,
-                partner_id,
-                side,
-                body["user_id"].lower(),
-                body["rate_id"].lower(),
-                amount,
-                grams,
+                cur, settings, partner_id, side, user_id, rate_id, amount, grams, found
             )
             return 201, transaction_json(row)
 
-        outcome = await run_idempotent(request, partner_id, body, work)
+        outcome = await run_idempotent_reading(
+            request, partner_id, body, trading.verify_reads(partner_id, user_id, rate_id), work
+        )
         if not outcome.replayed:
             TRADES.labels(side, "verified").inc()
         return outcome_response(outcome)
@@ -56,13 +52,15 @@ async def confirm(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     settled: dict = {}
 
-    async def work(cur):
-        row, settled_now = await trading.confirm(cur, settings, partner_id, transaction_id)
+    async def work(cur, found):
+        row, settled_now = await trading.confirm(cur, settings, partner_id, transaction_id, found)
         if settled_now:
             settled.update(side=row["side"], grams=row["grams"])
         return 200, transaction_json(row)
 
-    outcome = await run_idempotent(request, partner_id, None, work)
+    outcome = await run_idempotent_reading(
+        request, partner_id, None, trading.confirm_reads(partner_id, transaction_id), work
+    )
     if settled:  # counted once the settlement has committed
         TRADES.labels(settled["side"], "confirmed").inc()
         GRAMS_TRADED.labels(settled["side"]).inc(float(settled["grams"]))
@@ -75,13 +73,15 @@ async def cancel(request: web.Request) -> web.Response:
 
     cancelled: dict = {}
 
-    async def work(cur):
-        row, cancelled_now = await trading.cancel(cur, partner_id, transaction_id)
+    async def work(cur, found):
+        row, cancelled_now = await trading.cancel(cur, partner_id, transaction_id, found)
         if cancelled_now:
             cancelled.update(side=row["side"])
         return 200, transaction_json(row)
 
-    outcome = await run_idempotent(request, partner_id, None, work)
+    outcome = await run_idempotent_reading(
+        request, partner_id, None, trading.cancel_reads(partner_id, transaction_id), work
+    )
     if cancelled:
         TRADES.labels(cancelled["side"], "cancelled").inc()
     return outcome_response(outcome)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,10 +17,17 @@ from ..db import DictCursor, transaction
 from ..domain.errors import IdempotencyKeyReused
 from ..observability.logs import get_logger
 from ..store import idempotency
+from ..store.reads import Read, fetch_reads
 
 log = get_logger(__name__)
 # The use case: (status, JSON body) from inside the key's transaction.
 Work = Callable[[DictCursor], Awaitable[tuple[int, Mapping[str, Any]]]]
+# A use case that reads first: the rows of its `Read`s ({name: row or None}),
+# fetched in the same round trip as the key's claim.
+ReadWork = Callable[
+    [DictCursor, Mapping[str, Mapping[str, Any] | None]],
+    Awaitable[tuple[int, Mapping[str, Any]]],
+]
 # Runs instead of the work when a request is replayed, in the same transaction,
 # with the stored body (create-partner rotates the key it cannot replay).
 OnReplay = Callable[[DictCursor, dict[str, Any]], Awaitable[None]]
@@ -65,17 +72,41 @@ async def run_once(
     work and its recorded response commit together or not at all. A failed
     request (any error) records nothing: the key may be retried.
     `partner_id=None` is the operator's own key space."""
+
+    async def plain(cur: DictCursor, _rows: Mapping[str, Mapping[str, Any] | None]) -> Any:
+        return await work(cur)
+
+    return await run_once_reading(pool, partner_id, key, fingerprint, (), plain, on_replay)
+
+
+async def run_once_reading(
+    pool: aiopg.Pool,
+    partner_id: str | None,
+    key: str | None,
+    fingerprint: bytes,
+    reads: Sequence[Read],
+    work: ReadWork,
+    on_replay: OnReplay | None = None,
+) -> Outcome:
+    """`run_once` for a use case that starts with `reads`: they are sent with
+    the claim (and BEGIN) in one round trip, and the response is recorded with
+    COMMIT in another, so the key costs no round trip of its own."""
     async with transaction(pool) as cur:
-        prior = None if key is None else await idempotency.claim(cur, partner_id, key, fingerprint)
-        if prior is not None:
-            if prior["request_hash"] != fingerprint:
-                raise IdempotencyKeyReused(
-                    "This Idempotency-Key was used with a different request."
-                )
-            if on_replay is not None:
-                await on_replay(cur, json.loads(prior["response_bytes"]))
-            return Outcome(prior["response_status"], prior["response_bytes"], replayed=True)
-        status, body = await work(cur)
+        rows: Mapping[str, Mapping[str, Any] | None] = {}
+        if key is None:
+            if reads:
+                rows = await fetch_reads(cur, reads)
+        else:
+            prior, rows = await idempotency.claim(cur, partner_id, key, fingerprint, reads)
+            if prior is not None:
+                if prior["request_hash"] != fingerprint:
+                    raise IdempotencyKeyReused(
+                        "This Idempotency-Key was used with a different request."
+                    )
+                if on_replay is not None:
+                    await on_replay(cur, json.loads(prior["response_bytes"]))
+                return Outcome(prior["response_status"], prior["response_bytes"], replayed=True)
+        status, body = await work(cur, rows)
         raw = json.dumps(body).encode()
         if key is not None:
             await idempotency.record(cur, partner_id, key, status, raw)

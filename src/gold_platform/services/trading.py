@@ -2,15 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any, cast
 
 from ..db import DictCursor
 from ..domain import ledger, portfolio, pricing, rules
 from ..domain.errors import NotFound, RateExpired, RateNotFound
 from ..settings import Settings
-from ..store import rates, transactions, users
+from ..store import rates, reads, transactions, users
+from ..store.rates import LockableRateRow
+from ..store.reads import Read, fetch_reads
 from ..store.transactions import TransactionRow
-from ..store.users import UserRow
+from ..store.users import HoldingRow, UserRow
+
+# The rows a use case starts from, by Read name (None: not found). The
+# idempotency claim fetches them in its own round trip (run_once_reading);
+# without them, the use case fetches them itself, in one statement.
+Found = Mapping[str, Mapping[str, Any] | None]
+
+
+def verify_reads(partner_id: str, user_id: str, rate_id: str) -> tuple[Read, ...]:
+    """What `verify` reads before it decides: the user and the rate."""
+    return (users.read(partner_id, user_id), rates.read(rate_id))
+
+
+def confirm_reads(partner_id: str, transaction_id: str) -> tuple[Read, ...]:
+    """What `confirm` reads before it decides: the transaction, then its user's
+    holding, locked (users.lock_holding) in the same statement."""
+    return (
+        transactions.read(partner_id, transaction_id),
+        users.lock_holding_read(partner_id, reads.column("trade", "user_id")),
+    )
+
+
+def cancel_reads(partner_id: str, transaction_id: str) -> tuple[Read, ...]:
+    """What `cancel` reads before it decides: the transaction."""
+    return (transactions.read(partner_id, transaction_id),)
 
 
 async def verify(
@@ -22,13 +50,17 @@ async def verify(
     rate_id: str,
     amount: Decimal | None,
     grams: Decimal | None,
+    found: Found | None = None,
 ) -> TransactionRow:
-    """Prices a trade at a locked rate and records it as pending, every figure fixed."""
-    user = await users.get(cur, partner_id, user_id)
+    """Prices a trade at a locked rate and records it as pending, every figure fixed.
+    `found`: the rows of `verify_reads`, when the caller has fetched them."""
+    if found is None:
+        found = await fetch_reads(cur, verify_reads(partner_id, user_id, rate_id))
+    user = cast("UserRow | None", found["user"])
     if user is None:
         raise NotFound("The user does not exist.")
     rules.check_currency(user["currency"], settings.currency)
-    rate = await rates.get(cur, rate_id)
+    rate = cast("LockableRateRow | None", found["rate"])
     if rate is None or rate["currency"] != settings.currency:
         raise RateNotFound("The rate_id is unknown.")
     if not rate["valid"]:
@@ -60,16 +92,25 @@ async def verify(
 
 
 async def confirm(
-    cur: DictCursor, settings: Settings, partner_id: str, transaction_id: str
+    cur: DictCursor,
+    settings: Settings,
+    partner_id: str,
+    transaction_id: str,
+    found: Found | None = None,
 ) -> tuple[TransactionRow, bool]:
     """Settles a pending trade. Returns (transaction, settled_now); confirming a
-    confirmed trade returns it unchanged."""
-    tx = await transactions.get(cur, partner_id, transaction_id)
+    confirmed trade returns it unchanged. `found`: the rows of `confirm_reads`.
+
+    The holding is locked when it is read, before the checks: the same order
+    as every confirm (the key, then the account), so locks never cross."""
+    if found is None:
+        found = await fetch_reads(cur, confirm_reads(partner_id, transaction_id))
+    tx = cast("TransactionRow | None", found["trade"])
     if tx is None:
         raise NotFound("The transaction does not exist.")
     if not rules.check_confirmable(rules.effective_status(tx["status"], tx["past_expiry"])):
         return tx, False
-    holding = await users.lock_holding(cur, partner_id, tx["user_id"])
+    holding = cast("HoldingRow | None", found["holding"])
     if holding is None:  # a trade's user is never deleted (foreign keys)
         raise NotFound("The user does not exist.")
     side, grams, total = tx["side"], tx["grams"], tx["total_amount"]
@@ -105,10 +146,13 @@ async def confirm(
 
 
 async def cancel(
-    cur: DictCursor, partner_id: str, transaction_id: str
+    cur: DictCursor, partner_id: str, transaction_id: str, found: Found | None = None
 ) -> tuple[TransactionRow, bool]:
-    """Returns (transaction, cancelled_now); cancelling twice returns it unchanged."""
-    tx = await transactions.get(cur, partner_id, transaction_id)
+    """Returns (transaction, cancelled_now); cancelling twice returns it unchanged.
+    `found`: the rows of `cancel_reads`."""
+    if found is None:
+        found = await fetch_reads(cur, cancel_reads(partner_id, transaction_id))
+    tx = cast("TransactionRow | None", found["trade"])
     if tx is None:
         raise NotFound("The transaction does not exist.")
     if not rules.check_cancellable(rules.effective_status(tx["status"], tx["past_expiry"])):

@@ -8,9 +8,11 @@ id) in operator_idempotency_keys; `partner_id=None` means the operator's.
 from __future__ import annotations
 
 import json
-from typing import TypedDict
+from collections.abc import Sequence
+from typing import Any, TypedDict
 
-from ..db import DictCursor
+from ..db import DictCursor, TxCursor
+from .reads import Read, joined
 
 # (table, the columns a key is unique by, the values' placeholders)
 _PARTNER = ("idempotency_keys", "partner_id, key", "%s, %s")
@@ -32,10 +34,14 @@ def _scope(partner_id: str | None, key: str) -> tuple[tuple[str, str, str], tupl
 
 
 async def claim(
-    cur: DictCursor, partner_id: str | None, key: str, request_hash: bytes
-) -> StoredResponse | None:
-    """None when this request now owns the key; otherwise the first request's row
-    (request_hash, response_status, response_bytes), to replay.
+    cur: DictCursor,
+    partner_id: str | None,
+    key: str,
+    request_hash: bytes,
+    reads: Sequence[Read] = (),
+) -> tuple[StoredResponse | None, dict[str, dict[str, Any] | None]]:
+    """(None, rows) when this request now owns the key; otherwise (the first
+    request's row (request_hash, response_status, response_bytes), to replay, {}).
 
     A concurrent request with the same key blocks here until the owner commits
     (then its answered row comes back) or rolls back (then this request owns the
@@ -44,39 +50,51 @@ async def claim(
     read separately, it could be purged in between. A row without a response can
     only be this request's own insert, since the owner records the response
     before it commits.
+
+    `reads` (each from its aggregate's store module, see store/reads.py) go in
+    the same statement, saving a round trip each, and return rows only when
+    this request owns the key: they are LATERAL to the claim, so they run after
+    it (after any wait on the key). The statement spans aggregates but writes
+    only the key, hence it lives here. `rows` maps each read's name to its row
+    or None.
     """
     (table, unique, placeholders), owner = _scope(partner_id, key)
     # A partner's row written by the previous release has only the jsonb copy.
     previous = "response_body" if partner_id is not None else "NULL::jsonb"
+    columns, joins, read_params = joined(reads, "claim.response_status IS NULL")
     await cur.execute(
+        f"WITH claim AS ("
         f"INSERT INTO {table} ({unique}, request_hash) VALUES ({placeholders}, %s)"
         f" ON CONFLICT ({unique}) DO UPDATE SET key = EXCLUDED.key"
-        f" RETURNING request_hash, response_status, response_bytes, {previous} AS response_body",
-        (*owner, request_hash),
+        f" RETURNING request_hash, response_status, response_bytes, {previous} AS response_body)"
+        f" SELECT claim.*{columns} FROM claim{joins}",
+        (*owner, request_hash, *read_params),
     )
-    row = await cur.fetchone()
-    assert row is not None  # INSERT ... ON CONFLICT DO UPDATE always returns its row
+    parts = await cur.fetchone_parts()
+    # INSERT ... ON CONFLICT DO UPDATE always returns its row
+    row = parts.pop("")
+    assert row is not None
     if row["response_status"] is None:
-        return None
+        return None, parts
     raw = row["response_bytes"]
     return StoredResponse(
         request_hash=bytes(row["request_hash"]),
         response_status=row["response_status"],
         response_bytes=bytes(raw) if raw is not None else json.dumps(row["response_body"]).encode(),
-    )
+    ), {}
 
 
-async def record(
-    cur: DictCursor, partner_id: str | None, key: str, status: int, body: bytes
-) -> None:
+async def record(cur: TxCursor, partner_id: str | None, key: str, status: int, body: bytes) -> None:
     """Stores the exact bytes answered (and, for a partner, the jsonb copy the
-    previous release replays from)."""
+    previous release replays from), and commits in the same round trip: it is
+    the last statement of the key's transaction."""
     (table, unique, placeholders), owner = _scope(partner_id, key)
     copy = ", response_body = convert_from(%s, 'UTF8')::jsonb" if partner_id is not None else ""
     await cur.execute(
         f"UPDATE {table} SET response_status = %s, response_bytes = %s{copy}"
         f" WHERE ({unique}) = ({placeholders})",
         (status, body, *((body,) if partner_id is not None else ()), *owner),
+        commit=True,
     )
 
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import TypedDict, cast
 
 from ..db import DictCursor
+from .reads import Read
 
 
 class RateRow(TypedDict):
@@ -68,12 +69,17 @@ async def current(cur: DictCursor, currency: str) -> RateRow | None:
     return cast("RateRow | None", await cur.fetchone())
 
 
+_BY_ID = f"SELECT {_COLUMNS}, valid_until > clock_timestamp() AS valid FROM rates WHERE id = %s"
+
+
 async def get(cur: DictCursor, rate_id: str) -> LockableRateRow | None:
-    await cur.execute(
-        f"SELECT {_COLUMNS}, valid_until > clock_timestamp() AS valid FROM rates WHERE id = %s",
-        (rate_id,),
-    )
+    await cur.execute(_BY_ID, (rate_id,))
     return cast("LockableRateRow | None", await cur.fetchone())
+
+
+def read(rate_id: str) -> Read:
+    """`get` as a Read named "rate", to send inside another statement (a LockableRateRow)."""
+    return Read("rate", _BY_ID, (rate_id,))
 
 
 async def history(

@@ -10,6 +10,7 @@ from typing import TypedDict, cast
 from ..db import DictCursor
 from ..domain.ledger import Posting
 from ..domain.pricing import Quote, QuotedIn, Side
+from .reads import Read
 
 
 class TransactionRow(TypedDict):
@@ -89,13 +90,18 @@ async def create_pending(
     return cast(TransactionRow, await cur.fetchone())
 
 
+_BY_ID = f"SELECT {_COLUMNS} FROM transactions t WHERE t.partner_id = %s AND t.id = %s"
+
+
 async def get(cur: DictCursor, partner_id: str, transaction_id: str) -> TransactionRow | None:
     """A partner only ever finds its own transactions."""
-    await cur.execute(
-        f"SELECT {_COLUMNS} FROM transactions t WHERE t.partner_id = %s AND t.id = %s",
-        (partner_id, transaction_id),
-    )
+    await cur.execute(_BY_ID, (partner_id, transaction_id))
     return cast("TransactionRow | None", await cur.fetchone())
+
+
+def read(partner_id: str, transaction_id: str) -> Read:
+    """`get` as a Read named "trade", to send inside another statement (a TransactionRow)."""
+    return Read("trade", _BY_ID, (partner_id, transaction_id))
 
 
 # Only a pending trade that has not expired may be confirmed or cancelled; the

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import TypedDict, cast
 
 from ..db import DictCursor
+from .reads import Read
 
 
 class UserRow(TypedDict):
@@ -64,10 +65,18 @@ async def create(
     return cast(UserRow, await get(cur, partner_id, inserted["id"])), True
 
 
+_BY_ID = _USER + " WHERE u.partner_id = %s AND u.id = %s"
+
+
 async def get(cur: DictCursor, partner_id: str, user_id: str) -> UserRow | None:
     """A partner only ever finds its own users."""
-    await cur.execute(_USER + " WHERE u.partner_id = %s AND u.id = %s", (partner_id, user_id))
+    await cur.execute(_BY_ID, (partner_id, user_id))
     return cast("UserRow | None", await cur.fetchone())
+
+
+def read(partner_id: str, user_id: str) -> Read:
+    """`get` as a Read named "user", to send inside another statement (its row is a UserRow)."""
+    return Read("user", _BY_ID, (partner_id, user_id))
 
 
 async def verify_kyc(cur: DictCursor, partner_id: str, user_id: str) -> UserRow | None:
@@ -81,18 +90,25 @@ async def verify_kyc(cur: DictCursor, partner_id: str, user_id: str) -> UserRow 
     return await get(cur, partner_id, user_id)
 
 
+_LOCK_HOLDING = """
+    SELECT g.id AS gold_account_id, g.balance, g.cost_basis,
+           m.id AS money_account_id, u.kyc_status
+      FROM users u
+      JOIN accounts g ON g.user_id = u.id AND g.kind = 'user_gold'
+      JOIN accounts m ON m.user_id = u.id AND m.kind = 'user_money'
+     WHERE u.partner_id = %s AND u.id = {user_id}
+       FOR UPDATE OF g
+"""
+
+
 async def lock_holding(cur: DictCursor, partner_id: str, user_id: str) -> HoldingRow | None:
     """The user's gold account row, locked until commit: serialises trades per user."""
-    await cur.execute(
-        """
-        SELECT g.id AS gold_account_id, g.balance, g.cost_basis,
-               m.id AS money_account_id, u.kyc_status
-          FROM users u
-          JOIN accounts g ON g.user_id = u.id AND g.kind = 'user_gold'
-          JOIN accounts m ON m.user_id = u.id AND m.kind = 'user_money'
-         WHERE u.partner_id = %s AND u.id = %s
-           FOR UPDATE OF g
-        """,
-        (partner_id, user_id),
-    )
+    await cur.execute(_LOCK_HOLDING.format(user_id="%s"), (partner_id, user_id))
     return cast("HoldingRow | None", await cur.fetchone())
+
+
+def lock_holding_read(partner_id: str, user_id_column: str) -> Read:
+    """`lock_holding` as a Read named "holding" (a HoldingRow), of the user that
+    an earlier Read of the same statement found: `user_id_column` is that
+    column (reads.column). It locks when it runs, as `lock_holding` does."""
+    return Read("holding", _LOCK_HOLDING.format(user_id=user_id_column), (partner_id,))
