@@ -7,7 +7,8 @@
 -- One row. Every entry with id <= through_entry is summed into
 -- ledger_checkpoint_balances, and the entries of every transaction they
 -- belong to were checked to balance; every transaction with seq <=
--- through_seq was in a final state and, if confirmed, had entries. The
+-- through_seq is final and, if confirmed, has entries, or is on
+-- ledger_checkpoint_open. The
 -- candidate is the next step's bound: the newest entry and transaction seen
 -- under a snapshot whose xmax is candidate_xmax. An id is taken when a row is
 -- inserted, not when it commits, so a lower id may still commit after a
@@ -31,11 +32,19 @@ CREATE TABLE ledger_checkpoint_balances (
     balance     numeric NOT NULL
 );
 
+-- Transactions with seq <= through_seq that were not settled and checked
+-- when the checkpoint passed them: pending ones (until they are final), and
+-- confirmed ones without entries (a problem: they stay, and are counted).
+CREATE TABLE ledger_checkpoint_open (
+    transaction_id  uuid PRIMARY KEY REFERENCES transactions (id)
+);
+
 -- One step: moves the checkpoint to its candidate (at most max_entries
 -- entries further), then takes a new candidate. Concurrent callers skip (the
 -- row is locked). The checkpoint never moves past a problem: a transaction
--- whose entries do not balance, or a confirmed one without entries, stays
--- after it, where every reconciliation counts it. Returns the entries added.
+-- whose entries do not balance stays after it, and a confirmed one without
+-- entries on its open list: every reconciliation counts them. Returns the
+-- entries added.
 CREATE FUNCTION ledger_checkpoint_advance(max_entries integer) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -77,18 +86,25 @@ BEGIN
         ON CONFLICT (account_id) DO UPDATE SET balance = b.balance + EXCLUDED.balance;
     END IF;
 
-    -- Transactions: up to the candidate, and short of the oldest still pending.
-    SELECT least(cp.candidate_seq, min(seq) - 1) INTO target_seq
-      FROM transactions WHERE status = 'pending' AND seq > cp.through_seq;
-    target_seq := coalesce(target_seq, cp.candidate_seq);
-    IF target_seq > cp.through_seq AND EXISTS (
-        SELECT FROM transactions t
-         WHERE t.seq > cp.through_seq AND t.seq <= target_seq AND t.status = 'confirmed'
-           AND NOT EXISTS (SELECT FROM ledger_entries e WHERE e.transaction_id = t.id))
-    THEN
-        held := coalesce(held || '; ', '')
-            || 'a confirmed transaction after seq ' || cp.through_seq || ' has no entries';
-        target_seq := cp.through_seq;
+    -- Transactions up to the candidate. Those not settled-and-checked yet
+    -- (pending, or confirmed without entries) stay on the open list, which
+    -- every step and every reconciliation reads again; a pending trade leaves
+    -- it once it is final (and, if confirmed, has entries).
+    target_seq := cp.candidate_seq;
+    DELETE FROM ledger_checkpoint_open o USING transactions t
+     WHERE t.id = o.transaction_id
+       AND (t.status IN ('cancelled', 'expired')
+            OR (t.status = 'confirmed'
+                AND EXISTS (SELECT FROM ledger_entries e WHERE e.transaction_id = t.id)));
+    INSERT INTO ledger_checkpoint_open (transaction_id)
+    SELECT t.id FROM transactions t
+     WHERE t.seq > cp.through_seq AND t.seq <= target_seq
+       AND (t.status = 'pending'
+            OR (t.status = 'confirmed'
+                AND NOT EXISTS (SELECT FROM ledger_entries e WHERE e.transaction_id = t.id)));
+    IF EXISTS (SELECT FROM ledger_checkpoint_open o JOIN transactions t ON t.id = o.transaction_id
+                WHERE t.status = 'confirmed') THEN
+        held := coalesce(held || '; ', '') || 'a confirmed transaction has no entries';
     END IF;
 
     IF target = cp.candidate_entry THEN

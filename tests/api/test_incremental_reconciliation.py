@@ -120,23 +120,33 @@ async def test_an_unbalanced_transaction_is_found_and_holds_the_checkpoint(
     assert checks_wrong(await api.reconcile()) == expected  # still found, every time
 
 
-async def test_a_confirmed_trade_without_entries_is_found_and_holds_the_checkpoint(
+async def test_a_confirmed_trade_without_entries_is_found_before_and_after_the_checkpoint(
     api,
     ledger,  # noqa: F811
     sql,
 ):
     tx = await api.verify(ledger.partner, "buy", ledger.user_id, ledger.rate_id, amount="100.00")
+    cancelled = await api.verify(
+        ledger.partner, "buy", ledger.user_id, ledger.rate_id, amount="100.00"
+    )
     cp = advance(sql)
-    assert cp["through_seq"] < sql("SELECT seq FROM transactions WHERE id = %s", (tx["id"],))[0][0]
-    # Pending trades keep the checkpoint short of them: confirmed behind its
-    # back, the trade is still after it.
+    seq = sql("SELECT seq FROM transactions WHERE id = %s", (tx["id"],))[0][0]
+    assert cp["through_seq"] > seq and cp["held_because"] is None
+    # Passed while pending, they are on the checkpoint's open list...
+    open_list = "SELECT transaction_id::text FROM ledger_checkpoint_open ORDER BY 1"
+    assert sql(open_list) == sorted([(tx["id"],), (cancelled["id"],)])
+    # ...so one confirmed behind its back (no entries) is still found.
     sql(
         "UPDATE transactions SET status = 'confirmed', settled_at = now() WHERE id = %s",
         (tx["id"],),
     )
+    await api.call(
+        "POST", f"/v1/transactions/{cancelled['id']}/cancel", headers=ledger.partner.headers
+    )
     assert checks_wrong(await api.reconcile()) == {"confirmed_without_entries": 1}
     cp = advance(sql)
     assert "has no entries" in cp["held_because"]
+    assert sql(open_list) == [(tx["id"],)]  # the cancelled one is final: it left the list
     assert checks_wrong(await api.reconcile()) == {"confirmed_without_entries": 1}
 
 

@@ -61,10 +61,12 @@ _CHECKPOINT = """
                coalesce(max(through_seq), 0) AS through_seq
           FROM ledger_checkpoint
     ), checkpoint_balances AS (SELECT account_id, balance FROM ledger_checkpoint_balances),
+    checkpoint_open AS (SELECT transaction_id FROM ledger_checkpoint_open),
 """
 _NO_CHECKPOINT = """
     WITH cp AS (SELECT 0::bigint AS through_entry, 0::bigint AS through_seq),
     checkpoint_balances AS (SELECT NULL::uuid AS account_id, NULL::numeric AS balance LIMIT 0),
+    checkpoint_open AS (SELECT NULL::uuid AS transaction_id LIMIT 0),
 """
 _BALANCES = """
     recent AS (
@@ -88,8 +90,8 @@ async def reconciliation(cur: DictCursor) -> ReconciliationReport:
 
     Incremental (docs/database.md, Reconciliation): balances are the
     checkpoint's sums plus the entries after it; per-transaction checks read
-    the transactions after the checkpoint, which checked those before it
-    when it moved past them."""
+    the transactions after the checkpoint and those on its open list (not
+    final when it passed them); it checked the others when it moved past them."""
     await cur.execute("SELECT to_regclass('ledger_checkpoint') IS NOT NULL AS present")
     present = cast(dict[str, bool], await cur.fetchone())["present"]
     balances = (_CHECKPOINT if present else _NO_CHECKPOINT) + _BALANCES
@@ -113,8 +115,12 @@ async def reconciliation(cur: DictCursor) -> ReconciliationReport:
                        WHERE n.id > cp.through_entry)
                 GROUP BY e.transaction_id, e.unit HAVING sum(e.amount) <> 0) unbalanced)
               AS transactions_unbalanced,
-          (SELECT count(*) FROM transactions t, cp
-            WHERE t.seq > cp.through_seq AND t.status = 'confirmed'
+          (SELECT count(*) FROM (
+               SELECT t.id FROM transactions t, cp WHERE t.seq > cp.through_seq
+               UNION
+               SELECT t.id FROM transactions t JOIN checkpoint_open o ON o.transaction_id = t.id
+           ) later JOIN transactions t ON t.id = later.id
+            WHERE t.status = 'confirmed'
               AND NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.transaction_id = t.id))
               AS confirmed_without_entries,
           (SELECT count(*) FROM accounts WHERE kind = 'user_gold' AND balance < 0)
