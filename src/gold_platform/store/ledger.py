@@ -55,24 +55,21 @@ async def ensure_platform_accounts(cur: DictCursor, currency: str) -> None:
 # migration 0007) plus the entries after it. Without a checkpoint row it
 # starts at 0, which is the full sum; so does a schema without 0007 (a
 # rollback), where the checkpoint's tables are read as empty.
+# The bounds are parameters, not a join: the planner then reads only the
+# entries (primary key) and transactions (seq) after them.
 _CHECKPOINT = """
-    WITH cp AS (
-        SELECT coalesce(max(through_entry), 0) AS through_entry,
-               coalesce(max(through_seq), 0) AS through_seq
-          FROM ledger_checkpoint
-    ), checkpoint_balances AS (SELECT account_id, balance FROM ledger_checkpoint_balances),
+    WITH checkpoint_balances AS (SELECT account_id, balance FROM ledger_checkpoint_balances),
     checkpoint_open AS (SELECT transaction_id FROM ledger_checkpoint_open),
 """
 _NO_CHECKPOINT = """
-    WITH cp AS (SELECT 0::bigint AS through_entry, 0::bigint AS through_seq),
-    checkpoint_balances AS (SELECT NULL::uuid AS account_id, NULL::numeric AS balance LIMIT 0),
+    WITH checkpoint_balances AS (SELECT NULL::uuid AS account_id, NULL::numeric AS balance LIMIT 0),
     checkpoint_open AS (SELECT NULL::uuid AS transaction_id LIMIT 0),
 """
 _BALANCES = """
     recent AS (
         SELECT e.account_id, sum(e.amount) AS amount
-          FROM ledger_entries e, cp
-         WHERE e.id > cp.through_entry
+          FROM ledger_entries e
+         WHERE e.id > %(through_entry)s
          GROUP BY e.account_id
     ), summed AS (
         SELECT a.id, a.kind, a.user_id, a.unit, a.balance AS stored,
@@ -94,6 +91,10 @@ async def reconciliation(cur: DictCursor) -> ReconciliationReport:
     final when it passed them); it checked the others when it moved past them."""
     await cur.execute("SELECT to_regclass('ledger_checkpoint') IS NOT NULL AS present")
     present = cast(dict[str, bool], await cur.fetchone())["present"]
+    bounds = {"through_entry": 0, "through_seq": 0}
+    if present:
+        await cur.execute("SELECT through_entry, through_seq FROM ledger_checkpoint")
+        bounds = cast(dict[str, int], await cur.fetchone()) or bounds
     balances = (_CHECKPOINT if present else _NO_CHECKPOINT) + _BALANCES
     await cur.execute(
         balances
@@ -111,12 +112,12 @@ async def reconciliation(cur: DictCursor) -> ReconciliationReport:
           (SELECT count(*) FROM (
                SELECT e.transaction_id, e.unit FROM ledger_entries e
                 WHERE e.transaction_id IN (
-                      SELECT n.transaction_id FROM ledger_entries n, cp
-                       WHERE n.id > cp.through_entry)
+                      SELECT n.transaction_id FROM ledger_entries n
+                       WHERE n.id > %(through_entry)s)
                 GROUP BY e.transaction_id, e.unit HAVING sum(e.amount) <> 0) unbalanced)
               AS transactions_unbalanced,
           (SELECT count(*) FROM (
-               SELECT t.id FROM transactions t, cp WHERE t.seq > cp.through_seq
+               SELECT t.id FROM transactions t WHERE t.seq > %(through_seq)s
                UNION
                SELECT t.id FROM transactions t JOIN checkpoint_open o ON o.transaction_id = t.id
            ) later JOIN transactions t ON t.id = later.id
@@ -125,7 +126,8 @@ async def reconciliation(cur: DictCursor) -> ReconciliationReport:
               AS confirmed_without_entries,
           (SELECT count(*) FROM accounts WHERE kind = 'user_gold' AND balance < 0)
               AS negative_balances
-        """
+        """,
+        bounds,
     )
     totals = cast(ReconciliationTotals, await cur.fetchone())
     await cur.execute(
@@ -134,7 +136,8 @@ async def reconciliation(cur: DictCursor) -> ReconciliationReport:
         SELECT unit, kind, sum(balance) AS total FROM summed
          WHERE kind IN ('user_money', 'treasury_money')
          GROUP BY unit, kind ORDER BY unit, kind
-        """
+        """,
+        bounds,
     )
     return {"totals": totals, "money": cast(list[MoneyTotal], await cur.fetchall())}
 
