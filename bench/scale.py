@@ -570,8 +570,10 @@ def plot(ax, scale: dict) -> None:
         ("P p99", [s["P"]["p99_ms"] for s in steps], "o--"),
         ("deep page p50", [s["deep"]["p50_ms"] for s in steps], "s-"),
         ("reconciliation p50", [s["reconciliation"]["p50_ms"] for s in steps], "^-"),
+        ("control p50 (GET rate)", [s["P"].get("control_p50_ms") for s in steps], "x:"),
     ):
-        ax.plot(x, values, style, label=label)
+        if all(v is not None for v in values):
+            ax.plot(x, values, style, label=label)
     ax.axhline(RECONCILIATION_MS, linestyle=":", linewidth=0.8, color="black")
     ax.set_xscale("log")
     ax.set_yscale("log")

@@ -70,10 +70,12 @@ BEGIN
 
     target := least(cp.candidate_entry, cp.through_entry + max_entries);
     IF target > cp.through_entry AND EXISTS (
-        SELECT FROM ledger_entries e
-         WHERE e.transaction_id IN (SELECT transaction_id FROM ledger_entries
-                                     WHERE id > cp.through_entry AND id <= target)
-         GROUP BY e.transaction_id, e.unit HAVING sum(e.amount) <> 0)
+        SELECT FROM (SELECT DISTINCT transaction_id FROM ledger_entries
+                      WHERE id > cp.through_entry AND id <= target) r
+         CROSS JOIN LATERAL (
+             -- each transaction's own entries, through its index
+             SELECT FROM ledger_entries e WHERE e.transaction_id = r.transaction_id
+              GROUP BY e.unit HAVING sum(e.amount) <> 0) unbalanced)
     THEN
         held := 'a transaction after entry ' || cp.through_entry || ' does not balance';
         target := cp.through_entry;

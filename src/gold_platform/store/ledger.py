@@ -109,20 +109,26 @@ async def reconciliation(cur: DictCursor) -> ReconciliationReport:
           (SELECT count(*) FROM (
                SELECT unit FROM summed GROUP BY unit HAVING sum(balance) <> 0) u)
               AS units_unbalanced,
+          -- Each recent transaction's own entries, through its index (a
+          -- lateral per transaction: never a pass over the whole ledger).
           (SELECT count(*) FROM (
-               SELECT e.transaction_id, e.unit FROM ledger_entries e
-                WHERE e.transaction_id IN (
-                      SELECT n.transaction_id FROM ledger_entries n
-                       WHERE n.id > %(through_entry)s)
-                GROUP BY e.transaction_id, e.unit HAVING sum(e.amount) <> 0) unbalanced)
+               SELECT DISTINCT n.transaction_id FROM ledger_entries n
+                WHERE n.id > %(through_entry)s) r
+             CROSS JOIN LATERAL (
+               SELECT e.unit FROM ledger_entries e WHERE e.transaction_id = r.transaction_id
+                GROUP BY e.unit HAVING sum(e.amount) <> 0) unbalanced)
               AS transactions_unbalanced,
-          (SELECT count(*) FROM (
-               SELECT t.id FROM transactions t WHERE t.seq > %(through_seq)s
-               UNION
-               SELECT t.id FROM transactions t JOIN checkpoint_open o ON o.transaction_id = t.id
-           ) later JOIN transactions t ON t.id = later.id
-            WHERE t.status = 'confirmed'
+          -- After the checkpoint by seq, plus its open list (before it by seq).
+          (SELECT count(*) FROM transactions t
+            WHERE t.seq > %(through_seq)s AND t.status = 'confirmed'
               AND NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.transaction_id = t.id))
+          + (SELECT count(*) FROM checkpoint_open o
+               CROSS JOIN LATERAL (
+                 SELECT 1 FROM transactions t
+                  WHERE t.id = o.transaction_id AND t.seq <= %(through_seq)s
+                    AND t.status = 'confirmed'
+                    AND NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.transaction_id = t.id)
+               ) found)
               AS confirmed_without_entries,
           (SELECT count(*) FROM accounts WHERE kind = 'user_gold' AND balance < 0)
               AS negative_balances
