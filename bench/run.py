@@ -727,6 +727,10 @@ def build_report(results: dict) -> tuple[dict, str]:
     for g in results["goals"]:
         met = "–" if g["met"] is None else ("yes" if g["met"] else "**no**")
         lines.append(f"| {g['goal']} | {fmt(g['measured'])} | {met} |")
+    if results.get("scale"):
+        import scale as scale_part
+
+        lines += scale_part.report_lines(results["scale"])
     return results, "\n".join(lines) + "\n"
 
 
@@ -751,7 +755,12 @@ def chart(results: dict, path: Path) -> None:
         ),
     ]
     colours = {"service": "#c9a227", "ceiling": "#7f8c8d", "peer": "#2e86c1"}
-    fig, axes = plt.subplots(1, 4, figsize=(15, 4.2))
+    with_scale = bool(results.get("scale", {}).get("steps"))
+    fig, axes = plt.subplots(1, 5 if with_scale else 4, figsize=(19 if with_scale else 15, 4.2))
+    if with_scale:
+        import scale as scale_part
+
+        scale_part.plot(axes[4], results["scale"])
     for ax, (title, metric, ids) in zip(axes, groups, strict=False):
         present = [i for i in ids if i in by and by[i].get(metric) is not None]
         values = [by[i][metric] for i in present]
@@ -831,7 +840,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--partners", type=int, default=4)
     parser.add_argument(
-        "--only", default="service,ceiling,peer", help="comma list of: service,ceiling,peer"
+        "--only",
+        default="service,ceiling,peer,scale",
+        help="comma list of: service,ceiling,peer,scale",
+    )
+    parser.add_argument(
+        "--scale-sizes",
+        default="10000,100000,1000000",
+        help="scale part: settled trades to grow through (comma list, ascending)",
+    )
+    parser.add_argument(
+        "--scale-requests",
+        type=int,
+        default=300,
+        help="scale part: requests per measured series (also bounded to 30 s)",
     )
     parser.add_argument(
         "--profile", action="store_true", help="py-spy the service's workers during R, W, P"
@@ -870,8 +892,15 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         extra_env[name] = value
     parts = {p.strip() for p in args.only.split(",") if p.strip()}
-    if not parts <= {"service", "ceiling", "peer"}:
-        print(f"bench: --only takes service,ceiling,peer, not {args.only!r}", file=sys.stderr)
+    if not parts <= {"service", "ceiling", "peer", "scale"}:
+        print(f"bench: --only takes service,ceiling,peer,scale, not {args.only!r}", file=sys.stderr)
+        return 2
+    try:
+        scale_sizes = sorted({int(x) for x in args.scale_sizes.split(",") if x.strip()})
+    except ValueError:
+        scale_sizes = []
+    if "scale" in parts and (not scale_sizes or scale_sizes[0] < 100):
+        print(f"bench: --scale-sizes wants sizes >= 100, not {args.scale_sizes!r}", file=sys.stderr)
         return 2
     try:
         require_tools()
@@ -1084,7 +1113,44 @@ def main(argv: list[str] | None = None) -> int:
             }
             peer.stop()
             started.remove(peer)
-    except (BenchError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        # ---------------------------------------------------------------- scale
+        if "scale" in parts:
+            import scale as scale_part
+
+            port = free_port()
+            scaled = start_server(
+                "service-scale",
+                [str(PROJECT_VENV / "bin" / "gold-platform"), "serve"],
+                {
+                    **server_env(os.environ, port, opts, operator_key, out / "metrics-scale"),
+                    # The cost of each read is what is measured, not the timeout.
+                    "DATABASE_STATEMENT_TIMEOUT_MS": "120000",
+                    **extra_env,
+                },
+                port,
+                out,
+                "/health/ready",
+            )
+            started.append(scaled)
+            results["scale"] = scale_part.run_scale(
+                scale_part.Sql(psql, database_url),
+                Api(port),
+                port,
+                operator_key,
+                scale_sizes,
+                stamp,
+                lambda: sum(cpu_seconds(scaled.workers())),
+                requests=args.scale_requests,
+            )
+            results["scale"]["goals"] = scale_part.goals(results["scale"])
+            scaled.stop()
+            started.remove(scaled)
+    except (
+        BenchError,
+        RuntimeError,
+        subprocess.CalledProcessError,
+        subprocess.TimeoutExpired,
+    ) as exc:
         detail = getattr(exc, "stderr", None)
         print(
             f"bench: {exc}{(': ' + detail.decode(errors='replace')[-800:]) if isinstance(detail, bytes) else ''}",

@@ -20,7 +20,7 @@ bench-tools: $(BENCH_VENV)/.installed ## wrk (Debian) and the bench venv (peer s
 	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -q wrk >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }; \
 	  else echo "bench: wrk is missing: sudo apt-get install wrk" >&2; exit 2; fi; }
 
-bench: venv bench-tools ## benchmark: service vs ceilings vs FastAPI peer (about 4 min; BENCH_ARGS=--help)
+bench: venv bench-tools ## benchmark: service vs ceilings vs FastAPI peer, then cost at 10k/100k/1M trades (about 13 min; BENCH_ARGS=--help)
 	$(PY) -m gold_devtools.devstack -- $(BENCH_PY) bench/run.py $(BENCH_ARGS)
 
 bench-profile: venv bench-tools ## the service's scenarios only, with py-spy on each worker

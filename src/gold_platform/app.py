@@ -17,6 +17,7 @@ from .migrations import head_id
 from .observability.logs import configure_logging, get_logger
 from .routes import add_routes
 from .services import expiry, idempotency
+from .services import ledger as ledger_service
 from .services.rates import CurrentRate
 from .settings import Settings
 from .state import CACHE, CURRENT_RATE, DB_POOL, MIGRATIONS_HEAD, SETTINGS
@@ -32,6 +33,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(db.report_pool_metrics(pool, settings.database_pool_max)),
         asyncio.create_task(expiry.sweep_forever(pool)),
         asyncio.create_task(idempotency.purge_forever(pool, settings.idempotency_key_ttl_hours)),
+        asyncio.create_task(ledger_service.checkpoint_forever(pool)),
     ]
     app[DB_POOL] = pool
     yield
