@@ -218,7 +218,7 @@ def grow(sql: Sql, scale: Scale, size: int) -> dict:
 
 
 def catch_up_checkpoint(sql: Sql, budget_s: float = 600, steps: int = 60) -> dict:
-    """With incremental reconciliation (migration 0007), the service's workers
+    """With incremental reconciliation (migration 0006), the service's workers
     advance the checkpoint by 200,000 entries every 5 s; a bulk seed is a
     backlog they would take minutes over. The bench works it off at once, in
     steps of 1M entries through the same function, and reports the time."""

@@ -1,4 +1,4 @@
-"""Reconciliation is incremental (migration 0007): the checkpoint sums the entries
+"""Reconciliation is incremental (migration 0006): the checkpoint sums the entries
 up to an id, a reconciliation adds those after it. Whatever side of the
 checkpoint a problem is on, reconciliation still finds it; and the checkpoint
 never moves past a problem, nor past an entry that may still commit."""

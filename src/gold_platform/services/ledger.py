@@ -56,7 +56,7 @@ async def checkpoint_forever(pool: aiopg.Pool) -> None:
         try:
             step = await advance_checkpoint(pool)
         except psycopg2.errors.UndefinedFunction:
-            continue  # a schema before migration 0007 (rolled back): reconciliation is full
+            continue  # a schema before migration 0006 (rolled back): reconciliation is full
         except (psycopg2.Error, OSError, TimeoutError) as exc:
             log.warning("ledger_checkpoint_failed", error=type(exc).__name__)
             continue

@@ -52,8 +52,8 @@ async def ensure_platform_accounts(cur: DictCursor, currency: str) -> None:
 
 # Every account's balance as its entries sum it, without reading the whole
 # ledger: the checkpoint's sum (every entry up to ledger_checkpoint.through_entry,
-# migration 0007) plus the entries after it. Without a checkpoint row it
-# starts at 0, which is the full sum; so does a schema without 0007 (a
+# migration 0006) plus the entries after it. Without a checkpoint row it
+# starts at 0, which is the full sum; so does a schema without 0006 (a
 # rollback), where the checkpoint's tables are read as empty.
 # The bounds are parameters, not a join: the planner then reads only the
 # entries (primary key) and transactions (seq) after them.
@@ -150,7 +150,7 @@ async def reconciliation(cur: DictCursor) -> ReconciliationReport:
 
 async def advance_checkpoint(cur: DictCursor, max_entries: int) -> Checkpoint:
     """One step of the reconciliation checkpoint (ledger_checkpoint_advance,
-    migration 0007); returns where it stands."""
+    migration 0006); returns where it stands."""
     await cur.execute("SELECT ledger_checkpoint_advance(%s) AS added", (max_entries,))
     added = cast(dict[str, int], await cur.fetchone())["added"]
     await cur.execute(
