@@ -341,33 +341,32 @@ def run_wrk(
         )
     spies = []
     if profile_pids:
+        # Per worker: folded stacks (ranked in the summary) and, from a second
+        # sampler, py-spy's own flame graph (SVG) to keep with the results.
         for pid in profile_pids:
-            out = opts.out / f"profile-{label}-{pid}.txt"
-            spies.append(
-                (
-                    subprocess.Popen(
-                        [
-                            str(BENCH_VENV / "bin" / "py-spy"),
-                            "record",
-                            "--pid",
-                            str(pid),
-                            "--duration",
-                            str(opts.duration),
-                            "--rate",
-                            "250",
-                            "--format",
-                            "raw",
-                            "--output",
-                            str(out),
-                            "--nonblocking",
-                            *(["--gil"] if opts.profile_gil else []),
-                        ],
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
-                    ),
-                    out,
+            for fmt, suffix in (("raw", "txt"), ("flamegraph", "svg")):
+                out = opts.out / f"profile-{label}-{pid}.{suffix}"
+                spy = subprocess.Popen(
+                    [
+                        str(BENCH_VENV / "bin" / "py-spy"),
+                        "record",
+                        "--pid",
+                        str(pid),
+                        "--duration",
+                        str(opts.duration),
+                        "--rate",
+                        "250",
+                        "--format",
+                        fmt,
+                        "--output",
+                        str(out),
+                        "--nonblocking",
+                        *(["--gil"] if opts.profile_gil else []),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
                 )
-            )
+                spies.append((spy, out))
     cpu_before = cpu_seconds(cpu_pids or [])
     done = subprocess.run(
         [*base[:1], f"-d{opts.duration}s", *base[1:]],
@@ -385,7 +384,7 @@ def run_wrk(
             spy.kill()
             spy.wait()
     if profile_pids:
-        summarize_profile(label, [out for _, out in spies], opts.out)
+        summarize_profile(label, [out for _, out in spies if out.suffix == ".txt"], opts.out)
     match = re.search(r"^BENCH_JSON (.*)$", done.stdout, re.M)
     if done.returncode != 0 or not match:
         raise BenchError(f"wrk {label} failed: {done.stdout[-500:]} {done.stderr[-500:]}")
