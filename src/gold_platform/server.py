@@ -7,6 +7,8 @@ import contextlib
 import gc
 import os
 import shutil
+import socket
+from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -54,6 +56,13 @@ class _Gunicorn(BaseApplication):
             "accesslog": None,
             "child_exit": _child_exit,
             "proc_name": "gold-platform",
+            # Each worker listens on a socket of its own (SO_REUSEPORT) and the
+            # kernel spreads new connections over them. On one shared socket,
+            # the first worker to wake accepts every waiting connection (aiohttp
+            # takes up to 128 at a time), and keep-alive clients such as an
+            # ingress stay on it: 2 workers split 64 connections 14/50 and 32
+            # as 32/0 in `make bench`. See docs/benchmarks.md.
+            "reuse_port": True,
             "worker_tmp_dir": "/tmp",
             # Import and build the app once in the master; workers fork ready to
             # serve. Pools and clients open per worker, in cleanup_ctx, after fork.
@@ -107,17 +116,41 @@ def with_metrics(app: web.Application, settings: Settings) -> web.Application:
     """
     from .observability.metrics import bind_metrics_socket, serve_metrics
 
-    where = f"{settings.metrics_host}:{settings.metrics_port}"
-    try:
-        sock = bind_metrics_socket(settings.metrics_host, settings.metrics_port)
-    except OSError as exc:
-        raise SystemExit(
-            f"gold-platform: cannot serve metrics on {where} (METRICS_HOST, METRICS_PORT): "
-            f"{os.strerror(exc.errno) if exc.errno else exc}"
-        ) from None
+    sock = _bind_or_exit(
+        "metrics",
+        settings.metrics_host,
+        settings.metrics_port,
+        "METRICS_HOST, METRICS_PORT",
+        bind_metrics_socket,
+    )
     # First in, last out: scrapes keep working while the pool closes on shutdown.
     app.cleanup_ctx.insert(0, serve_metrics(sock))
     return app
+
+
+def _bind_or_exit(
+    what: str, host: str, port: int, variables: str, bind: Callable[[str, int], socket.socket]
+) -> socket.socket:
+    try:
+        return bind(host, port)
+    except OSError as exc:
+        raise SystemExit(
+            f"gold-platform: cannot serve {what} on {host}:{port} ({variables}): "
+            f"{os.strerror(exc.errno) if exc.errno else exc}"
+        ) from None
+
+
+def _check_api_port_is_free(settings: Settings) -> None:
+    """Workers bind the API port themselves (reuse_port), and a socket with
+    SO_REUSEPORT would quietly share a port another such server holds; a plain
+    socket is refused instead, so try one first and stop with one line."""
+    _bind_or_exit(
+        "the API",
+        settings.host,
+        settings.port,
+        "HOST, PORT",
+        lambda h, p: socket.create_server((h, p)),
+    ).close()
 
 
 def prepare_metrics_dir() -> None:
@@ -131,6 +164,7 @@ def serve(settings: Settings) -> None:
     from .observability.logs import configure_logging
 
     configure_logging(settings.log_level, settings.log_format)
+    _check_api_port_is_free(settings)
     _Gunicorn(settings).run()
 
 
