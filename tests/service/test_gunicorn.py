@@ -44,6 +44,25 @@ def health_count(metrics_text: str) -> float:
     return float(match.group(1))
 
 
+def serve_until_it_stops(
+    database_url: str, tmp_path: Path, port: int, metrics_port: int
+) -> tuple[int, str]:
+    """`gold-platform serve` on these ports, expected to stop by itself: its exit
+    code and the last line it wrote to stderr."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "METRICS_PORT": str(metrics_port),
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+    }
+    done = subprocess.run(
+        [GOLD_PLATFORM, "serve"], env=env, capture_output=True, text=True, timeout=60
+    )
+    return done.returncode, done.stderr.strip().splitlines()[-1]
+
+
 def sockets_on_port(port: int, state: str) -> set[int]:
     """Inodes of the server-side TCP sockets on local `port` in `state` (hex, as /proc shows it)."""
     inodes = set()
@@ -141,19 +160,9 @@ def test_a_busy_api_port_stops_the_server_with_one_line(database_url, tmp_path):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "HOST": "127.0.0.1",
-            "PORT": str(port),
-            "METRICS_PORT": str(free_port()),
-            "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
-        }
-        done = subprocess.run(
-            [GOLD_PLATFORM, "serve"], env=env, capture_output=True, text=True, timeout=60
-        )
-    assert done.returncode == 1
-    assert done.stderr.strip().splitlines()[-1] == (
+        code, last_line = serve_until_it_stops(database_url, tmp_path, port, free_port())
+    assert code == 1
+    assert last_line == (
         f"gold-platform: cannot serve the API on 127.0.0.1:{port} (HOST, PORT): "
         "Address already in use"
     )
@@ -174,19 +183,9 @@ def test_metrics_are_not_served_on_the_api_port(database_url, tmp_path):
 def test_a_busy_metrics_port_stops_the_server_with_one_line(database_url, tmp_path):
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "HOST": "127.0.0.1",
-            "PORT": str(free_port()),
-            "METRICS_PORT": str(port),
-            "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
-        }
-        done = subprocess.run(
-            [GOLD_PLATFORM, "serve"], env=env, capture_output=True, text=True, timeout=60
-        )
-    assert done.returncode == 1
-    assert done.stderr.strip().splitlines()[-1] == (
+        code, last_line = serve_until_it_stops(database_url, tmp_path, free_port(), port)
+    assert code == 1
+    assert last_line == (
         f"gold-platform: cannot serve metrics on 127.0.0.1:{port} (METRICS_HOST, METRICS_PORT): "
         "Address already in use"
     )
