@@ -487,7 +487,9 @@ def confirmed_trades(psql: str, database_url: str) -> int:
 def run_pgbench(
     label: str, script: Path, database_url: str, clients: int, opts: Options, psql: str
 ) -> dict:
-    base = ["pgbench", "-n", "-M", "simple", "-c", str(clients), "-j", str(min(clients, 2))]
+    # prepared=0: each client prepares the script's statements in its first transaction.
+    base = ["pgbench", "-n", "-M", "simple", "-D", "prepared=0", "-c", str(clients),
+            "-j", str(min(clients, 2))]  # fmt: skip
     if opts.warmup:
         subprocess.run(
             [*base, "-T", str(opts.warmup), "-f", str(script), database_url],

@@ -4,14 +4,25 @@ Every statement runs with a server-side `statement_timeout`, because aiopg's
 client-side timeout closes the connection but leaves the query running. Every
 session runs in UTC, whatever the server's or the database's default time
 zone: times read back (and any date arithmetic in SQL) never depend on it.
+
+Statements run as server-side prepared statements (`PreparedStatements`):
+psycopg2 has no protocol-level prepare, and planning cost as much as executing
+for the short statements of a trade.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import hashlib
+import re
+import weakref
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Literal
+from uuid import UUID
 
 import aiopg
 import psycopg2
@@ -55,6 +66,123 @@ async def create_pool(settings: Settings) -> aiopg.Pool:
     )
 
 
+# The statements a connection may keep prepared; past this (dynamic SQL with
+# many shapes) statements run unprepared.
+MAX_PREPARED_PER_CONNECTION = 200
+_PREPARABLE = re.compile(r"\s*(SELECT|WITH|INSERT|UPDATE|DELETE|VALUES)\b", re.IGNORECASE)
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s|%s|%%")
+
+
+# A PREPARE declares the type psycopg2's literal for the value has, so a
+# statement means what it meant unprepared. datetime before date (a datetime
+# is a date), bool first (a bool is an int).
+_TYPED: tuple[tuple[type, str], ...] = (
+    (bool, "boolean"),
+    (Decimal, "numeric"),
+    (bytes, "bytea"),
+    (memoryview, "bytea"),
+    (UUID, "uuid"),
+    (datetime, "timestamptz"),
+    (date, "date"),
+)
+
+
+def _declared_type(value: object) -> str | None:
+    """A parameter's type in PREPARE: as `_TYPED` says, or "unknown" (inferred
+    from the statement, as for an untyped literal) for str, int and None.
+    None for other values: the statement then runs unprepared."""
+    for kind, name in _TYPED:
+        if isinstance(value, kind):
+            return name
+    if value is None or isinstance(value, str | int):
+        return "unknown"
+    return None
+
+
+@lru_cache(maxsize=1024)
+def _prepared_form(
+    operation: str, types: tuple[str, ...] | None, names: tuple[str, ...]
+) -> tuple[str, str, str] | None:
+    """(statement name, PREPARE text, EXECUTE text) for one SQL statement with
+    %s (or, given `names`, %(name)s) placeholders, or none when `types` is None
+    (sent without parameters: psycopg2 leaves it as it is); None if it cannot
+    be prepared (a utility statement, or several statements). The texts keep
+    psycopg2's placeholders where the values go, so psycopg2 still quotes
+    every value."""
+    if not _PREPARABLE.match(operation) or ";" in operation:
+        return None
+    placeholders = [m for m in _PLACEHOLDER.finditer(operation) if m.group(0) != "%%"]
+    if types is not None and not names and len(placeholders) != len(types):
+        return None  # psycopg2 reports the mismatch
+    positions = {name: i for i, name in enumerate(names, 1)}
+    counter = iter(range(1, len(types or ()) + 1))
+
+    def number(match: re.Match[str]) -> str:
+        if match.group(0) == "%%":
+            return "%%"
+        return f"${positions[match.group(1)] if names else next(counter)}"
+
+    body = operation if types is None else _PLACEHOLDER.sub(number, operation)
+    types = types or ()
+    digest = hashlib.blake2b(f"{types}{names}{operation}".encode(), digest_size=10).hexdigest()
+    name = f"gp_{digest}"
+    arguments = ", ".join(f"%({n})s" for n in names) if names else ", ".join("%s" for _ in types)
+    declared = f" ({', '.join(types)})" if types else ""
+    execute = f"EXECUTE {name}({arguments})" if types else f"EXECUTE {name}"
+    return name, f"PREPARE {name}{declared} AS {body}", execute
+
+
+class PreparedStatements:
+    """The statements each open connection has prepared, by name.
+
+    A statement is prepared in the same message as its first execution
+    ("PREPARE ...; EXECUTE ..."), so it costs no extra round trip. Prepared
+    statements outlive a rollback, but when the message fails it is unknown
+    whether its PREPARE ran, so the connection is closed (the pool replaces it).
+    A statement whose parameter nothing in it types (`SELECT %s + %s`) needs a
+    cast, as it would with untyped literals.
+    """
+
+    _by_connection: weakref.WeakKeyDictionary[aiopg.Connection, set[str]] = (
+        weakref.WeakKeyDictionary()
+    )
+
+    @classmethod
+    def statement(
+        cls, conn: aiopg.Connection, operation: str, parameters: object
+    ) -> tuple[str, bool]:
+        """(text to send with `parameters`, whether it carries a PREPARE)."""
+        if isinstance(parameters, Mapping):
+            names = tuple(
+                dict.fromkeys(m.group(1) for m in _PLACEHOLDER.finditer(operation) if m.group(1))
+            )
+            values: Sequence[object] = [parameters[n] for n in names]
+        elif isinstance(parameters, Sequence) and not isinstance(parameters, str):
+            names, values = (), parameters
+        elif parameters is None:
+            names, values = (), ()
+        else:
+            return operation, False
+        types = tuple(_declared_type(v) for v in values)
+        if None in types:
+            return operation, False
+        form = _prepared_form(
+            operation,
+            None if parameters is None else types,
+            names,
+        )
+        if form is None:
+            return operation, False
+        name, prepare, execute = form
+        prepared = cls._by_connection.setdefault(conn, set())
+        if name in prepared:
+            return execute, False
+        if len(prepared) >= MAX_PREPARED_PER_CONNECTION:
+            return operation, False
+        prepared.add(name)
+        return f"{prepare}; {execute}", True
+
+
 class DictCursor:
     """Rows as dicts, built with dict(zip(...)) from plain tuples.
 
@@ -68,7 +196,21 @@ class DictCursor:
         self._cursor = cursor
 
     async def execute(self, operation: str, parameters: object = None) -> None:
-        await self._cursor.execute(operation, parameters)
+        await self._send("", operation, "", parameters)
+
+    async def _send(self, before: str, operation: str, after: str, parameters: object) -> None:
+        """Sends `before` + the statement (prepared) + `after` as one message."""
+        conn = self._cursor.connection
+        text, preparing = PreparedStatements.statement(conn, operation, parameters)
+        try:
+            await self._cursor.execute(f"{before}{text}{after}", parameters)
+        except BaseException as exc:
+            # FeatureNotSupported: "cached plan must not change result type", a
+            # column it returns changed type (a migration); it would fail on
+            # every later run here, a new connection prepares it afresh.
+            if preparing or isinstance(exc, psycopg2.errors.FeatureNotSupported):
+                conn.close()
+            raise
 
     def _names(self) -> list[str]:
         return [column.name for column in self._cursor.description or ()]
@@ -140,16 +282,17 @@ class TxCursor(DictCursor):
     ) -> None:
         if self.committed:
             raise RuntimeError("the transaction has committed: no statement may follow")
+        before = after = ""
         if self._begin is not None:
-            operation = f"{self._begin}; {operation}"
+            before = f"{self._begin}; "
             self._begin = None
             self.began = True
         if commit:
-            operation = f"{operation}; COMMIT"
+            after = "; COMMIT"
             # Set before the round trip: if COMMIT fails, the server has ended the
             # transaction (rolled back) and the ROLLBACK sent on error is a no-op.
             self.committed = True
-        await self._cursor.execute(operation, parameters)
+        await self._send(before, operation, after, parameters)
 
 
 @asynccontextmanager
