@@ -74,29 +74,31 @@ _PLACEHOLDER = re.compile(r"%\((\w+)\)s|%s|%%")
 
 
 # A PREPARE declares the type psycopg2's literal for the value has, so a
-# statement means what it meant unprepared. datetime before date (a datetime
-# is a date), bool first (a bool is an int).
-_TYPED: tuple[tuple[type, str], ...] = (
-    (bool, "boolean"),
-    (Decimal, "numeric"),
-    (bytes, "bytea"),
-    (memoryview, "bytea"),
-    (UUID, "uuid"),
-    (datetime, "timestamptz"),
-    (date, "date"),
-)
+# statement means what it meant unprepared; "unknown" leaves it to be inferred
+# from the statement, as for an untyped literal.
+_DECLARED_TYPES: dict[type, str] = {
+    str: "unknown",
+    int: "unknown",
+    type(None): "unknown",
+    bool: "boolean",
+    Decimal: "numeric",
+    bytes: "bytea",
+    memoryview: "bytea",
+    UUID: "uuid",
+    datetime: "timestamptz",
+    date: "date",
+}
 
 
 def _declared_type(value: object) -> str | None:
-    """A parameter's type in PREPARE: as `_TYPED` says, or "unknown" (inferred
-    from the statement, as for an untyped literal) for str, int and None.
-    None for other values: the statement then runs unprepared."""
-    for kind, name in _TYPED:
-        if isinstance(value, kind):
-            return name
-    if value is None or isinstance(value, str | int):
-        return "unknown"
-    return None
+    """A parameter's type in PREPARE (`_DECLARED_TYPES`, by the value's exact
+    class, else by the first listed class it is an instance of: datetime
+    before date); None for a value of no such type: the statement then runs
+    unprepared."""
+    declared = _DECLARED_TYPES.get(type(value))
+    if declared is None:
+        declared = next((t for k, t in _DECLARED_TYPES.items() if isinstance(value, k)), None)
+    return declared
 
 
 @lru_cache(maxsize=1024)
