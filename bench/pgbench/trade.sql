@@ -10,7 +10,7 @@
 --   confirm: BEGIN + claim with the trade read and the holding lock | settle | record + COMMIT
 -- `\;` joins statements into one message (one round trip), as psycopg2 does
 -- with "BEGIN ...; <statement>"; \gset then reads the last statement's row.
--- Like the service (db.PreparedStatements), each statement is a server-side
+-- Like the service (src/gold_platform/db.py), each statement is a server-side
 -- prepared statement: prepared once per connection (the first transaction of
 -- each client; bench/run.py passes -D prepared=0), then run by EXECUTE with
 -- the values the service passes as parameters, typed as the service declares

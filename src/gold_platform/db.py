@@ -5,7 +5,7 @@ client-side timeout closes the connection but leaves the query running. Every
 session runs in UTC, whatever the server's or the database's default time
 zone: times read back (and any date arithmetic in SQL) never depend on it.
 
-Statements run as server-side prepared statements (`PreparedStatements`):
+Statements run as server-side prepared statements (`_prepared_statement`):
 psycopg2 has no protocol-level prepare, and planning cost as much as executing
 for the short statements of a trade.
 """
@@ -93,8 +93,10 @@ _DECLARED_TYPES: dict[type, str] = {
 def _declared_type(value: object) -> str | None:
     """A parameter's type in PREPARE (`_DECLARED_TYPES`, by the value's exact
     class, else by the first listed class it is an instance of: datetime
-    before date); None for a value of no such type: the statement then runs
-    unprepared."""
+    before date; a naive datetime is a timestamp); None for a value of no such
+    type: the statement then runs unprepared."""
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return "timestamp"
     declared = _DECLARED_TYPES.get(type(value))
     if declared is None:
         declared = next((t for k, t in _DECLARED_TYPES.items() if isinstance(value, k)), None)
@@ -134,55 +136,49 @@ def _prepared_form(
     return name, f"PREPARE {name}{declared} AS {body}", execute
 
 
-class PreparedStatements:
-    """The statements each open connection has prepared, by name.
+# The statements each open connection has prepared, by name.
+_prepared: weakref.WeakKeyDictionary[aiopg.Connection, set[str]] = weakref.WeakKeyDictionary()
 
-    A statement is prepared in the same message as its first execution
-    ("PREPARE ...; EXECUTE ..."), so it costs no extra round trip. Prepared
-    statements outlive a rollback, but when the message fails it is unknown
-    whether its PREPARE ran, so the connection is closed (the pool replaces it).
-    A statement whose parameter nothing in it types (`SELECT %s + %s`) needs a
-    cast, as it would with untyped literals.
+
+def _prepared_statement(
+    conn: aiopg.Connection, operation: str, parameters: object
+) -> tuple[str, bool]:
+    """(text to send with `parameters` instead of `operation`, whether it
+    carries a PREPARE).
+
+    A statement is prepared in the same message as its first run on a
+    connection ("PREPARE ...; EXECUTE ..."), so that costs no extra round
+    trip, and run by name after. Prepared statements outlive a rollback, but
+    when that message fails it is unknown whether its PREPARE ran, so the
+    caller closes the connection (the pool replaces it). A parameter nothing
+    in its statement types (`SELECT %s + %s`) needs a cast, as it would as
+    an untyped literal.
     """
-
-    _by_connection: weakref.WeakKeyDictionary[aiopg.Connection, set[str]] = (
-        weakref.WeakKeyDictionary()
-    )
-
-    @classmethod
-    def statement(
-        cls, conn: aiopg.Connection, operation: str, parameters: object
-    ) -> tuple[str, bool]:
-        """(text to send with `parameters`, whether it carries a PREPARE)."""
-        if isinstance(parameters, Mapping):
-            names = tuple(
-                dict.fromkeys(m.group(1) for m in _PLACEHOLDER.finditer(operation) if m.group(1))
-            )
-            values: Sequence[object] = [parameters[n] for n in names]
-        elif isinstance(parameters, Sequence) and not isinstance(parameters, str):
-            names, values = (), parameters
-        elif parameters is None:
-            names, values = (), ()
-        else:
-            return operation, False
-        types = tuple(_declared_type(v) for v in values)
-        if None in types:
-            return operation, False
-        form = _prepared_form(
-            operation,
-            None if parameters is None else types,
-            names,
+    if isinstance(parameters, Mapping):
+        names = tuple(
+            dict.fromkeys(m.group(1) for m in _PLACEHOLDER.finditer(operation) if m.group(1))
         )
-        if form is None:
-            return operation, False
-        name, prepare, execute = form
-        prepared = cls._by_connection.setdefault(conn, set())
-        if name in prepared:
-            return execute, False
-        if len(prepared) >= MAX_PREPARED_PER_CONNECTION:
-            return operation, False
-        prepared.add(name)
-        return f"{prepare}; {execute}", True
+        values: Sequence[object] = [parameters[n] for n in names]
+    elif isinstance(parameters, Sequence) and not isinstance(parameters, str):
+        names, values = (), parameters
+    elif parameters is None:
+        names, values = (), ()
+    else:
+        return operation, False
+    types = tuple(_declared_type(v) for v in values)
+    if None in types:
+        return operation, False
+    form = _prepared_form(operation, None if parameters is None else types, names)
+    if form is None:
+        return operation, False
+    name, prepare, execute = form
+    done = _prepared.setdefault(conn, set())
+    if name in done:
+        return execute, False
+    if len(done) >= MAX_PREPARED_PER_CONNECTION:
+        return operation, False
+    done.add(name)
+    return f"{prepare}; {execute}", True
 
 
 class DictCursor:
@@ -203,7 +199,7 @@ class DictCursor:
     async def _send(self, before: str, operation: str, after: str, parameters: object) -> None:
         """Sends `before` + the statement (prepared) + `after` as one message."""
         conn = self._cursor.connection
-        text, preparing = PreparedStatements.statement(conn, operation, parameters)
+        text, preparing = _prepared_statement(conn, operation, parameters)
         try:
             await self._cursor.execute(f"{before}{text}{after}", parameters)
         except BaseException as exc:

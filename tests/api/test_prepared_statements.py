@@ -1,4 +1,4 @@
-"""Statements run as server-side prepared statements (db.PreparedStatements):
+"""Statements run as server-side prepared statements (src/gold_platform/db.py):
 prepared in the message of their first run on a connection, executed by name
 after, with the same meaning as unprepared; a failed first run costs the
 connection, never a wrong answer."""
@@ -6,6 +6,7 @@ connection, never a wrong answer."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import psycopg2
@@ -45,21 +46,30 @@ async def test_a_statement_is_prepared_once_per_connection_and_run_by_name(one_c
 
 
 async def test_values_keep_their_meaning_prepared(one_connection_pool):
-    """Decimals stay numeric where nothing else types them (a VALUES list);
-    %% is still a percent sign; named parameters work; None is NULL."""
+    """Decimals stay numeric where nothing else types them (a VALUES list),
+    times keep their kind; %% is still a percent sign; named parameters work;
+    None is NULL."""
     statement = (
         "SELECT v.amount + 0 AS amount, pg_typeof(v.amount)::text AS type,"
+        " pg_typeof(%(aware)s)::text AS aware, pg_typeof(%(naive)s)::text AS naive,"
         " %(label)s || '%%' AS label, %(missing)s::text IS NULL AS missing"
         " FROM (VALUES (%(amount)s)) AS v (amount)"
     )
+    values = {
+        "label": "5",
+        "missing": None,
+        "amount": Decimal("0.0001"),
+        "aware": datetime(2026, 1, 2, tzinfo=UTC),
+        "naive": datetime(2026, 1, 2),
+    }
     for _ in range(2):  # the first run prepares, the second runs by name
         async with db.autocommit(one_connection_pool) as cur:
-            await cur.execute(
-                statement, {"label": "5", "missing": None, "amount": Decimal("0.0001")}
-            )
+            await cur.execute(statement, values)
             assert await cur.fetchone() == {
                 "amount": Decimal("0.0001"),
                 "type": "numeric",
+                "aware": "timestamp with time zone",
+                "naive": "timestamp without time zone",
                 "label": "5%",
                 "missing": True,
             }
