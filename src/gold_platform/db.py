@@ -93,10 +93,15 @@ _DECLARED_TYPES: dict[type, str] = {
 def _declared_type(value: object) -> str | None:
     """A parameter's type in PREPARE (`_DECLARED_TYPES`, by the value's exact
     class, else by the first listed class it is an instance of: datetime
-    before date; a naive datetime is a timestamp); None for a value of no such
-    type: the statement then runs unprepared."""
+    before date; a naive datetime is a timestamp, an int past int4 a bigint or
+    numeric); None for a value of no such type: the statement then runs
+    unprepared."""
     if isinstance(value, datetime) and value.tzinfo is None:
         return "timestamp"
+    if type(value) is int and not -(2**31) <= value < 2**31:
+        # As psycopg2's literal: an int8 or, beyond, a numeric (never an
+        # "out of range" where the unprepared statement compared fine).
+        return "bigint" if -(2**63) <= value < 2**63 else "numeric"
     declared = _DECLARED_TYPES.get(type(value))
     if declared is None:
         declared = next((t for k, t in _DECLARED_TYPES.items() if isinstance(value, k)), None)
@@ -116,7 +121,10 @@ def _prepared_form(
     if not _PREPARABLE.match(operation) or ";" in operation:
         return None
     placeholders = [m for m in _PLACEHOLDER.finditer(operation) if m.group(0) != "%%"]
-    if types is not None and not names and len(placeholders) != len(types):
+    if types is not None and (
+        any(bool(m.group(1)) != bool(names) for m in placeholders)
+        or (not names and len(placeholders) != len(types))
+    ):
         return None  # psycopg2 reports the mismatch
     positions = {name: i for i, name in enumerate(names, 1)}
     counter = iter(range(1, len(types or ()) + 1))
@@ -127,8 +135,8 @@ def _prepared_form(
         return f"${positions[match.group(1)] if names else next(counter)}"
 
     body = operation if types is None else _PLACEHOLDER.sub(number, operation)
-    types = types or ()
     digest = hashlib.blake2b(f"{types}{names}{operation}".encode(), digest_size=10).hexdigest()
+    types = types or ()
     name = f"gp_{digest}"
     arguments = ", ".join(f"%({n})s" for n in names) if names else ", ".join("%s" for _ in types)
     declared = f" ({', '.join(types)})" if types else ""
@@ -136,8 +144,17 @@ def _prepared_form(
     return name, f"PREPARE {name}{declared} AS {body}", execute
 
 
-# The statements each open connection has prepared, by name.
+# The statements each open connection has prepared, by name; and the
+# connections whose session may hold statements not named there.
 _prepared: weakref.WeakKeyDictionary[aiopg.Connection, set[str]] = weakref.WeakKeyDictionary()
+_unsure: weakref.WeakSet[aiopg.Connection] = weakref.WeakSet()
+
+
+def _forget_prepared(conn: aiopg.Connection) -> None:
+    """After a failed message that carried a PREPARE (did it run?) or an
+    invalidated statement: the next PREPARE on `conn` goes after DEALLOCATE ALL."""
+    _prepared.pop(conn, None)
+    _unsure.add(conn)
 
 
 def _prepared_statement(
@@ -149,8 +166,9 @@ def _prepared_statement(
     A statement is prepared in the same message as its first run on a
     connection ("PREPARE ...; EXECUTE ..."), so that costs no extra round
     trip, and run by name after. Prepared statements outlive a rollback, but
-    when that message fails it is unknown whether its PREPARE ran, so the
-    caller closes the connection (the pool replaces it). A parameter nothing
+    when that message fails it is unknown whether its PREPARE ran: the caller
+    then forgets the connection's statements (`_forget_prepared`) and the next
+    PREPARE there starts with DEALLOCATE ALL. A parameter nothing
     in its statement types (`SELECT %s + %s`) needs a cast, as it would as
     an untyped literal.
     """
@@ -178,7 +196,10 @@ def _prepared_statement(
     if len(done) >= MAX_PREPARED_PER_CONNECTION:
         return operation, False
     done.add(name)
-    return f"{prepare}; {execute}", True
+    reset = "DEALLOCATE ALL; " if conn in _unsure else ""
+    _unsure.discard(conn)
+    # A newline ends any trailing -- comment of the statement.
+    return f"{reset}{prepare}\n; {execute}", True
 
 
 class DictCursor:
@@ -203,11 +224,11 @@ class DictCursor:
         try:
             await self._cursor.execute(f"{before}{text}{after}", parameters)
         except BaseException as exc:
-            # FeatureNotSupported: "cached plan must not change result type", a
-            # column it returns changed type (a migration); it would fail on
-            # every later run here, a new connection prepares it afresh.
+            # FeatureNotSupported: e.g. "cached plan must not change result
+            # type", a column it returns changed type (a migration); it would
+            # fail on every later run unless prepared afresh.
             if preparing or isinstance(exc, psycopg2.errors.FeatureNotSupported):
-                conn.close()
+                _forget_prepared(conn)
             raise
 
     def _names(self) -> list[str]:
@@ -286,7 +307,7 @@ class TxCursor(DictCursor):
             self._begin = None
             self.began = True
         if commit:
-            after = "; COMMIT"
+            after = "\n; COMMIT"  # after a newline: the end of any -- comment
             # Set before the round trip: if COMMIT fails, the server has ended the
             # transaction (rolled back) and the ROLLBACK sent on error is a no-op.
             self.committed = True

@@ -1,7 +1,7 @@
 """Statements run as server-side prepared statements (src/gold_platform/db.py):
 prepared in the message of their first run on a connection, executed by name
-after, with the same meaning as unprepared; a failed first run costs the
-connection, never a wrong answer."""
+after, with the same meaning as unprepared; after a failed first run the
+connection prepares afresh, never asks for a statement it lacks."""
 
 from __future__ import annotations
 
@@ -86,10 +86,19 @@ async def test_what_cannot_be_prepared_runs_as_it_is(one_connection_pool):
     assert "sum(x)" in prepared
 
 
+async def backend(pool) -> int:
+    async with pool.acquire() as conn, conn.cursor() as raw:
+        await raw.execute("SELECT pg_backend_pid()")
+        (pid,) = await raw.fetchone()
+        return pid
+
+
 async def test_a_failed_first_run_never_leaves_a_name_the_session_lacks(one_connection_pool):
     """A statement whose PREPARE fails fails the same way each time, instead
-    of the next run asking for a statement the session does not have; and a
-    failure after the PREPARE leaves the pool usable."""
+    of the next run asking for a statement the session does not have; a
+    failure after the PREPARE leaves the session usable; the connection is
+    kept throughout."""
+    session = await backend(one_connection_pool)
     for _ in range(2):
         with pytest.raises(psycopg2.errors.UndefinedObject):
             async with db.autocommit(one_connection_pool) as cur:
@@ -98,15 +107,33 @@ async def test_a_failed_first_run_never_leaves_a_name_the_session_lacks(one_conn
     with pytest.raises(psycopg2.errors.DivisionByZero):
         async with db.transaction(one_connection_pool) as cur:
             await cur.execute(statement, (0,), commit=True)
-    async with db.transaction(one_connection_pool) as cur:
-        await cur.execute(statement, (5,))
-        assert await cur.fetchone() == {"quotient": 2}
+    for _ in range(2):
+        async with db.transaction(one_connection_pool) as cur:
+            await cur.execute(statement, (5,))
+            assert await cur.fetchone() == {"quotient": 2}
+    assert await backend(one_connection_pool) == session
+
+
+async def test_integers_past_int4_and_trailing_comments(one_connection_pool):
+    """An int beyond int4 (or int8) compares as its literal would, never "out
+    of range"; a statement ending in a -- comment still runs, COMMIT too."""
+    for _ in range(2):
+        async with db.transaction(one_connection_pool) as cur:
+            await cur.execute(
+                "SELECT 1::int4 < %s AS past_int4, 1::int8 < %s AS past_int8 -- note",
+                (3_000_000_000, 10**20),
+            )
+            assert await cur.fetchone() == {"past_int4": True, "past_int8": True}
+            await cur.execute("SELECT %s::int AS n -- note", (1,), commit=True)
+    async with db.autocommit(one_connection_pool) as cur:
+        await cur.execute("SELECT now() = statement_timestamp() AS outside_a_transaction")
+        assert await cur.fetchone() == {"outside_a_transaction": True}
 
 
 async def test_a_column_that_changes_type_costs_one_error_not_every_run(one_connection_pool):
     """A migration that changes a returned column's type invalidates the
     prepared statement's result ("cached plan must not change result type"):
-    that run fails, the next runs on a fresh session."""
+    that run fails, the next prepares it afresh on the same session."""
     async with db.autocommit(one_connection_pool) as cur:
         await cur.execute("CREATE TABLE widening (x int)")
         await cur.execute("INSERT INTO widening VALUES (%s)", (41,))
@@ -121,6 +148,7 @@ async def test_a_column_that_changes_type_costs_one_error_not_every_run(one_conn
     async with db.autocommit(one_connection_pool) as cur:
         await cur.execute(statement, (41,))
         assert await cur.fetchone() == {"next": Decimal(42)}
+    assert len(await prepared_here(one_connection_pool)) == 1
 
 
 async def test_past_the_cap_statements_run_unprepared(one_connection_pool, monkeypatch):
