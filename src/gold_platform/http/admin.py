@@ -15,6 +15,7 @@ from .bodies import visible
 from .idempotency import REPLAYED_HEADER, run_idempotent
 from .problems import Problem, validation_failed
 from .representations import reconciliation_json
+from .responses import json_response
 from .validation import VALIDATED
 
 
@@ -48,7 +49,7 @@ async def create_partner(request: web.Request) -> web.Response:
             409, "partner-exists", "Partner Exists", "A partner with this name exists."
         ) from None
     partner = json.loads(outcome.body)
-    return web.json_response(
+    return json_response(
         {**partner, "api_key": issued[0].token},
         status=outcome.status,
         headers={REPLAYED_HEADER: "true"} if outcome.replayed else None,
@@ -58,4 +59,4 @@ async def create_partner(request: web.Request) -> web.Response:
 async def reconciliation(request: web.Request) -> web.Response:
     require_operator(request)
     report = await ledger_service.reconcile(request.app[DB_POOL])
-    return web.json_response(reconciliation_json(report))
+    return json_response(reconciliation_json(report))

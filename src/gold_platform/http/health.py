@@ -9,13 +9,14 @@ from aiohttp import web
 
 from ..db import autocommit
 from ..state import CACHE, DB_POOL, MIGRATIONS_HEAD
+from .responses import json_response
 
 READINESS_TIMEOUT_SECONDS = 2.0
 
 
 async def live(request: web.Request) -> web.Response:
     """Liveness: the process answers. No dependency calls, by design."""
-    return web.json_response({"status": "ok"})
+    return json_response({"status": "ok"})
 
 
 async def _database_check(request: web.Request) -> dict[str, object]:
@@ -57,4 +58,4 @@ async def ready(request: web.Request) -> web.Response:
         status, code = "degraded", 200
     else:
         status, code = "ready", 200
-    return web.json_response({"status": status, "checks": checks}, status=code)
+    return json_response({"status": status, "checks": checks}, status=code)

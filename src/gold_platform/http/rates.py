@@ -15,6 +15,7 @@ from .auth import require_operator
 from .idempotency import outcome_response, run_idempotent
 from .problems import Problem, validation_failed
 from .representations import bucket_json
+from .responses import json_response
 from .validation import VALIDATED
 
 INTERVALS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "1d": 86400}
@@ -66,7 +67,7 @@ async def history(request: web.Request) -> web.Response:
     currency = request.app[SETTINGS].currency
     async with autocommit(request.app[DB_POOL]) as cur:
         rows = await rates.history(cur, currency, start, end, INTERVALS[interval])
-    return web.json_response(
+    return json_response(
         {
             "currency": currency,
             "interval": interval,

@@ -14,6 +14,7 @@ from .bodies import positive
 from .idempotency import outcome_response, run_idempotent_reading
 from .problems import not_found
 from .representations import transaction_json
+from .responses import json_response
 from .validation import VALIDATED
 
 
@@ -94,4 +95,4 @@ async def get(request: web.Request) -> web.Response:
         row = await transactions.get(cur, partner_id, transaction_id)
     if row is None:
         raise not_found("transaction")
-    return web.json_response(transaction_json(row))
+    return json_response(transaction_json(row))

@@ -16,6 +16,7 @@ from .auth import require_partner
 from .idempotency import outcome_response, run_idempotent
 from .problems import not_found, validation_failed
 from .representations import portfolio_json, transaction_json, user_json
+from .responses import json_response
 from .validation import VALIDATED
 
 
@@ -39,7 +40,7 @@ async def get(request: web.Request) -> web.Response:
         row = await users.get(cur, partner_id, user_id)
     if row is None:
         raise not_found("user")
-    return web.json_response(user_json(row))
+    return json_response(user_json(row))
 
 
 async def attest_kyc(request: web.Request) -> web.Response:
@@ -58,9 +59,7 @@ async def portfolio(request: web.Request) -> web.Response:
     partner_id = require_partner(request)
     user_id = request[VALIDATED].path["user_id"].lower()
     valued = await portfolio_service.portfolio(request.app[DB_POOL], partner_id, user_id)
-    return web.json_response(
-        portfolio_json(user_id, valued.currency, valued.portfolio, valued.rate_id)
-    )
+    return json_response(portfolio_json(user_id, valued.currency, valued.portfolio, valued.rate_id))
 
 
 def _encode_cursor(seq: int) -> str:
@@ -93,7 +92,7 @@ async def history(request: web.Request) -> web.Response:
             cur, partner_id, user_id, side=side, status=status, before_seq=before, limit=limit + 1
         )
     page, more = rows[:limit], len(rows) > limit
-    return web.json_response(
+    return json_response(
         {
             "items": [transaction_json(row) for row in page],
             "next_cursor": _encode_cursor(page[-1]["seq"]) if more else None,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiopg
+import orjson
 import psycopg2
 
 from ..db import DictCursor, transaction
@@ -107,7 +108,7 @@ async def run_once_reading(
                     await on_replay(cur, json.loads(prior["response_bytes"]))
                 return Outcome(prior["response_status"], prior["response_bytes"], replayed=True)
         status, body = await work(cur, rows)
-        raw = json.dumps(body).encode()
+        raw = orjson.dumps(body)
         if key is not None:
             await idempotency.record(cur, partner_id, key, status, raw)
         return Outcome(status, raw, replayed=False)

@@ -10,6 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 
 import aiopg
+import orjson
 
 from ..cache import Cache
 from ..db import DictCursor, autocommit, transaction
@@ -52,7 +53,7 @@ async def current_rate_body(pool: aiopg.Pool, cache: Cache, currency: str) -> by
         row = await rates.current(cur, currency)
     if row is None:
         return None
-    body = json.dumps(rate_json(row)).encode()
+    body = orjson.dumps(rate_json(row))
     # NX: a publish that committed after our read has already stored a newer
     # rate; a refill must never put the superseded one back.
     await cache.set(_cache_key(currency), body, CACHE_TTL_SECONDS, only_if_absent=True)
@@ -155,5 +156,5 @@ async def publish(
             valid_seconds=valid_seconds,
             source=source,
         )
-    await announce(cache, currency, json.dumps(body).encode())
+    await announce(cache, currency, orjson.dumps(body))
     return body
