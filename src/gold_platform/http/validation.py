@@ -259,14 +259,7 @@ async def _json_body(request: web.Request) -> Any:
         )
     raw = await request.read()  # bounded by client_max_size (MAX_BODY_BYTES): 413 beyond
     try:
-        # Integers as Decimal too: int() refuses more than 4,300 digits with a
-        # message about sys.set_int_max_str_digits(); Decimal takes any length.
-        return json.loads(
-            raw.decode("utf-8"),
-            parse_float=Decimal,
-            parse_int=Decimal,
-            parse_constant=_reject_constant,
-        )
+        return _DECODER.decode(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         # RecursionError: absurdly deep nesting ([[[[...) is malformed input, not a crash.
         raise Problem(
@@ -276,6 +269,12 @@ async def _json_body(request: web.Request) -> Any:
 
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not allowed")
+
+
+# Built once: json.loads with hooks builds a decoder per call. Integers as
+# Decimal too: int() refuses more than 4,300 digits with a message about
+# sys.set_int_max_str_digits(); Decimal takes any length.
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_int=Decimal, parse_constant=_reject_constant)
 
 
 _JSON_TYPES = {
