@@ -673,12 +673,14 @@ def build_report(results: dict) -> tuple[dict, str]:
 
     for row in rows:
         scenario = row["id"].split("-")[0]
-        if row["id"] in ("R-service", "W-service", "P-service"):
+        if row["id"] in ("R-service", "P-service"):
             row["vs_ceiling"] = ratio(rate_of(row["id"]), rate_of(f"{scenario}-ceiling"))
-            row["vs_peer"] = ratio(rate_of(row["id"]), rate_of(f"{scenario}-peer"))
         if row["id"] == "W-service":
-            row["vs_ceiling"] = paired_ratio(row, by.get("W-ceiling", {})) or row["vs_ceiling"]
+            # W's rows always carry their rounds (median_round).
+            row["vs_ceiling"] = paired_ratio(row, by.get("W-ceiling", {}))
             row["vs_ceiling_min"] = ratio(rate_of(row["id"]), rate_of("W-ceiling-min"))
+        if row["id"] in ("R-service", "W-service", "P-service"):
+            row["vs_peer"] = ratio(rate_of(row["id"]), rate_of(f"{scenario}-peer"))
     svc = results["servers"].get("service", {})
     r, w = by.get("R-service", {}), by.get("W-service", {})
     goals = [
