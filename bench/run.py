@@ -11,8 +11,10 @@ bench venv (.tools/bench-venv: FastAPI peer, matplotlib, py-spy).
 One run, in this order, each server alone on the machine while it is measured:
   1. the service (`gold-platform serve`, WEB_CONCURRENCY workers): time to
      /health/ready, seed through the real API, scenarios R, then W in
-     --w-rounds rounds, each followed by the W ceiling (pgbench running the
-     SQL statements of verify + confirm, the service idle), then P, RSS;
+     --w-rounds rounds, each followed by W against the core (core_app.py:
+     the service's trade path without its HTTP layer) and by the W ceiling
+     (pgbench running the SQL statements of verify + confirm), the other
+     servers idle, then P, RSS;
   2. R ceiling: a bare aiohttp app under the same gunicorn worker setup;
   3. W-ceiling-min: the trade in the fewest round trips (trade-minimal.sql);
   4. the peer (FastAPI + uvicorn + SQLAlchemy 2 async + asyncpg): R and W, RSS.
@@ -675,19 +677,26 @@ def build_report(results: dict) -> tuple[dict, str]:
         scenario = row["id"].split("-")[0]
         if row["id"] in ("R-service", "P-service"):
             row["vs_ceiling"] = ratio(rate_of(row["id"]), rate_of(f"{scenario}-ceiling"))
-        if row["id"] == "W-service":
+        if row["id"] in ("W-service", "W-core"):
             # W's rows always carry their rounds (median_round).
             row["vs_ceiling"] = paired_ratio(row, by.get("W-ceiling", {}))
+        if row["id"] == "W-service":
             row["vs_ceiling_min"] = ratio(rate_of(row["id"]), rate_of("W-ceiling-min"))
         if row["id"] in ("R-service", "W-service", "P-service"):
             row["vs_peer"] = ratio(rate_of(row["id"]), rate_of(f"{scenario}-peer"))
     svc = results["servers"].get("service", {})
-    r, w = by.get("R-service", {}), by.get("W-service", {})
+    r, w, core = by.get("R-service", {}), by.get("W-service", {}), by.get("W-core", {})
     goals = [
         ("R ≥ 0.35 × R ceiling", r.get("vs_ceiling"), 0.35, ">="),
         ("R ≥ 2.5 × peer", r.get("vs_peer"), 2.5, ">="),
         ("W ≥ 0.6 × W ceiling, same SQL (trades/s)", w.get("vs_ceiling"), 0.6, ">="),
         ("W × W-ceiling-min (fewest round trips; reported)", w.get("vs_ceiling_min"), None, ">="),
+        (
+            "W-core × W ceiling (the trade path without the HTTP layer; reported)",
+            core.get("vs_ceiling"),
+            None,
+            ">=",
+        ),
         ("W ≥ 1.5 × peer (trades/s)", w.get("vs_peer"), 1.5, ">="),
         (f"R p99 ≤ 25 ms at {r.get('connections', '?')} connections", r.get("p99_ms"), 25, "<="),
         ("RSS per worker ≤ 80 MB (max)", max(svc.get("rss_mb_workers") or [0]) or None, 80, "<="),
@@ -757,6 +766,12 @@ def build_report(results: dict) -> tuple[dict, str]:
             "W rounds, service / same-SQL ceiling trades/s (× ceiling): "
             + "; ".join(f"{a:,.0f} / {b:,.0f} ({a / b:.2f})" for a, b in pairs if b),
         ]
+        if core.get("rounds"):
+            pairs = zip(core["rounds"], w_ceiling["rounds"], strict=False)
+            lines.append(
+                "W-core rounds, trade path without the HTTP layer / ceiling trades/s (× ceiling): "
+                + "; ".join(f"{a:,.0f} / {b:,.0f} ({a / b:.2f})" for a, b in pairs if b)
+            )
     lines += ["", "| goal | measured | met |", "|---|---:|:---:|"]
     for g in results["goals"]:
         met = "–" if g["met"] is None else ("yes" if g["met"] else "**no**")
@@ -780,15 +795,15 @@ def chart(results: dict, path: Path) -> None:
         (
             "W: trades/s (verify+confirm)",
             "trades_per_s",
-            ["W-service", "W-ceiling", "W-ceiling-min", "W-peer"],
+            ["W-service", "W-core", "W-ceiling", "W-ceiling-min", "W-peer"],
         ),
         (
             "worker CPU per request (ms)",
             "cpu_ms_per_req",
-            ["R-service", "R-ceiling", "R-peer", "W-service", "W-peer", "P-service"],
+            ["R-service", "R-ceiling", "R-peer", "W-service", "W-core", "W-peer", "P-service"],
         ),
     ]
-    colours = {"service": "#c9a227", "ceiling": "#7f8c8d", "peer": "#2e86c1"}
+    colours = {"service": "#c9a227", "core": "#e67e22", "ceiling": "#7f8c8d", "peer": "#2e86c1"}
     with_scale = bool(results.get("scale", {}).get("steps"))
     fig, axes = plt.subplots(1, 5 if with_scale else 4, figsize=(19 if with_scale else 15, 4.2))
     if with_scale:
@@ -893,8 +908,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--partners", type=int, default=4)
     parser.add_argument(
         "--only",
-        default="service,ceiling,peer,scale",
-        help="comma list of: service,ceiling,peer,scale",
+        default="service,core,ceiling,peer,scale",
+        help="comma list of: service,core,ceiling,peer,scale",
     )
     parser.add_argument(
         "--scale-sizes",
@@ -950,8 +965,11 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         extra_env[name] = value
     parts = {p.strip() for p in args.only.split(",") if p.strip()}
-    if not parts <= {"service", "ceiling", "peer", "scale"}:
-        print(f"bench: --only takes service,ceiling,peer,scale, not {args.only!r}", file=sys.stderr)
+    if not parts <= {"service", "core", "ceiling", "peer", "scale"}:
+        print(
+            f"bench: --only takes service,core,ceiling,peer,scale, not {args.only!r}",
+            file=sys.stderr,
+        )
         return 2
     try:
         scale_sizes = sorted({int(x) for x in args.scale_sizes.split(",") if x.strip()})
@@ -1059,17 +1077,65 @@ def main(argv: list[str] | None = None) -> int:
 
         if "service" in parts:
             results["rows"].append(service_row("R", "R-service", spy))
+        core = None
+        if "core" in parts:
+            # The service's trade path without its HTTP layer; started now
+            # (needs the seed) and idle but for its own W runs.
+            keys_file = out / "partner-keys.json"
+            keys_file.write_text(json.dumps(dict(zip(s.partner_keys, s.partner_ids, strict=True))))
+            core_port = free_port()
+            core_env = {
+                **server_env(os.environ, core_port, opts, operator_key, out / "metrics-core"),
+                **extra_env,
+                "BENCH_PARTNER_KEYS_FILE": str(keys_file),
+            }
+            del core_env["PROMETHEUS_MULTIPROC_DIR"]  # it serves no metrics
+            core = start_server(
+                "core",
+                [
+                    str(PROJECT_VENV / "bin" / "gunicorn"),
+                    "--chdir",
+                    str(BENCH),
+                    "-k",
+                    "aiohttp.GunicornWebWorker",
+                    "-w",
+                    str(opts.workers),
+                    "-b",
+                    f"127.0.0.1:{core_port}",
+                    "--keep-alive",
+                    "75",
+                    "core_app:app",
+                ],
+                core_env,
+                core_port,
+                out,
+                "/health/ready",
+            )
+            started.append(core)
         # W and its same-SQL ceiling in turn, the service idle while pgbench runs.
         w_ceiling_script = None
         if "ceiling" in parts:
             create_user_map(psql, database_url, s)
             w_ceiling_script = pgbench_script(out, s, sample_trade)
-        w_rounds: dict[str, list[dict]] = {"service": [], "ceiling": []}
+        w_rounds: dict[str, list[dict]] = {"service": [], "core": [], "ceiling": []}
         for n in range(1, opts.w_rounds + 1):
             if "service" in parts:
                 # Profiled in the first round only: one set of flame graphs per scenario.
                 w_rounds["service"].append(
                     service_row("W", f"W-service-{n}", spy if n == 1 else None)
+                )
+            if core is not None:
+                w_rounds["core"].append(
+                    run_wrk(
+                        f"W-core-{n}",
+                        core.port,
+                        "write.lua",
+                        opts.w_connections,
+                        opts,
+                        data_file,
+                        "/",
+                        cpu_pids=core.workers(),
+                    )
                 )
             if w_ceiling_script is not None:
                 w_rounds["ceiling"].append(
@@ -1084,6 +1150,17 @@ def main(argv: list[str] | None = None) -> int:
                 )
         if w_rounds["service"]:
             results["rows"].append(median_round(w_rounds["service"]))
+        if w_rounds["core"]:
+            row = median_round(w_rounds["core"])
+            row.update(id="W-core", scenario="W", target="service's trade path, no HTTP layer")
+            results["rows"].append(row)
+        if core is not None:
+            results["servers"]["core (trade path, no HTTP layer)"] = {
+                "ready_seconds": core.ready_seconds,
+                "rss_mb_workers": measure_rss(core),
+            }
+            core.stop()
+            started.remove(core)
         if w_rounds["ceiling"]:
             row = median_round(w_rounds["ceiling"])
             row.update(id="W-ceiling", scenario="W", target="ceiling: pgbench, same SQL")
@@ -1250,6 +1327,7 @@ def main(argv: list[str] | None = None) -> int:
         "R-ceiling",
         "R-peer",
         "W-service",
+        "W-core",
         "W-ceiling",
         "W-ceiling-min",
         "W-peer",
