@@ -923,7 +923,9 @@ def main(argv: list[str] | None = None) -> int:
         help="scale part: requests per measured series (also bounded to 30 s)",
     )
     parser.add_argument(
-        "--profile", action="store_true", help="py-spy the service's workers during R, W, P"
+        "--profile",
+        action="store_true",
+        help="py-spy the service's workers during R, W, P (and the core's during W)",
     )
     parser.add_argument(
         "--profile-active",
@@ -1104,6 +1106,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"127.0.0.1:{core_port}",
                     "--keep-alive",
                     "75",
+                    # As `gold-platform serve`: a socket per worker, the app built once.
+                    "--reuse-port",
+                    "--preload",
                     "core_app:app",
                 ],
                 core_env,
@@ -1134,6 +1139,7 @@ def main(argv: list[str] | None = None) -> int:
                         opts,
                         data_file,
                         "/",
+                        core.workers() if opts.profile and n == 1 else None,
                         cpu_pids=core.workers(),
                     )
                 )
@@ -1189,6 +1195,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"127.0.0.1:{port}",
                     "--keep-alive",
                     "75",
+                    "--reuse-port",
+                    "--preload",
                     "ceiling_app:app",
                 ],
                 {**os.environ, "BENCH_CEILING_BODY_FILE": str(out / "rate-body.json")},
