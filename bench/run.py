@@ -64,10 +64,16 @@ def log(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def free_port(*taken: int) -> int:
+    """A loopback port free now and not among `taken`: a port picked but not yet
+    bound is free to the kernel, which may hand it out again at once."""
+    for _ in range(100):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in taken:
+            return port
+    raise BenchError(f"no free loopback port apart from {taken}")
 
 
 # --------------------------------------------------------------------------- processes
@@ -148,6 +154,27 @@ def cpu_seconds(pids: list[int]) -> tuple[float, float]:
         user += int(fields[11]) / tick
         system += int(fields[12]) / tick
     return user, system
+
+
+def bare_gunicorn(app: str, port: int, workers: int) -> list[str]:
+    """Command line serving one of bench/'s bare apps the way `gold-platform serve`
+    serves the service: aiohttp's worker, a socket per worker, the app built once."""
+    return [
+        str(PROJECT_VENV / "bin" / "gunicorn"),
+        "--chdir",
+        str(BENCH),
+        "-k",
+        "aiohttp.GunicornWebWorker",
+        "-w",
+        str(workers),
+        "-b",
+        f"127.0.0.1:{port}",
+        "--keep-alive",
+        "75",
+        "--reuse-port",
+        "--preload",
+        app,
+    ]
 
 
 def start_server(
@@ -863,7 +890,7 @@ def server_env(
         HOST="127.0.0.1",
         PORT=str(port),
         # The service's metrics listener: a free port of its own, not the default 9090.
-        METRICS_PORT=str(free_port()),
+        METRICS_PORT=str(free_port(port)),
         WEB_CONCURRENCY=str(opts.workers),
         OPERATOR_API_KEY=operator_key,
         # Load from a handful of keys must not trip the per-key limit (still counted).
@@ -1094,23 +1121,7 @@ def main(argv: list[str] | None = None) -> int:
             del core_env["PROMETHEUS_MULTIPROC_DIR"]  # it serves no metrics
             core = start_server(
                 "core",
-                [
-                    str(PROJECT_VENV / "bin" / "gunicorn"),
-                    "--chdir",
-                    str(BENCH),
-                    "-k",
-                    "aiohttp.GunicornWebWorker",
-                    "-w",
-                    str(opts.workers),
-                    "-b",
-                    f"127.0.0.1:{core_port}",
-                    "--keep-alive",
-                    "75",
-                    # As `gold-platform serve`: a socket per worker, the app built once.
-                    "--reuse-port",
-                    "--preload",
-                    "core_app:app",
-                ],
+                bare_gunicorn("core_app:app", core_port, opts.workers),
                 core_env,
                 core_port,
                 out,
@@ -1183,22 +1194,7 @@ def main(argv: list[str] | None = None) -> int:
             port = free_port()
             ceiling = start_server(
                 "ceiling",
-                [
-                    str(PROJECT_VENV / "bin" / "gunicorn"),
-                    "--chdir",
-                    str(BENCH),
-                    "-k",
-                    "aiohttp.GunicornWebWorker",
-                    "-w",
-                    str(opts.workers),
-                    "-b",
-                    f"127.0.0.1:{port}",
-                    "--keep-alive",
-                    "75",
-                    "--reuse-port",
-                    "--preload",
-                    "ceiling_app:app",
-                ],
+                bare_gunicorn("ceiling_app:app", port, opts.workers),
                 {**os.environ, "BENCH_CEILING_BODY_FILE": str(out / "rate-body.json")},
                 port,
                 out,
